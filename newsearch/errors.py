@@ -1,0 +1,48 @@
+"""The one error tree of newsearch.
+
+Every failure a user can cause (a missing index, a locked index, a bad date option, an index built with
+other analysis settings) is a NewsearchError subclass; the CLI maps them to one line on stderr.
+"""
+
+from __future__ import annotations
+
+
+class NewsearchError(Exception):
+    """Base class of every error newsearch raises on purpose."""
+
+    #: Exit code the command line uses for this error.
+    exit_code = 1
+
+
+class CorpusError(NewsearchError):
+    """The corpus folder cannot be used at all (missing, not a folder)."""
+
+
+class IndexNotFoundError(NewsearchError):
+    """There is no newsearch index at the given location."""
+
+
+class NotAnIndexError(NewsearchError):
+    """The folder exists but is not a newsearch index (foreign or corrupt); it is never deleted."""
+
+
+class RebuildRequiredError(NewsearchError):
+    """The index was built by another newsearch version or with other analysis settings."""
+
+
+class IndexLockedError(NewsearchError):
+    """Another process is writing to the index."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+class BuildError(NewsearchError):
+    """An index build failed as a whole (a worker died); the last commit is left as it was."""
+
+
+class QueryError(NewsearchError):
+    """A search option is invalid (a bad date, an unknown sort order, a bad page)."""
+
+
+class PostNotFoundError(NewsearchError):
+    """No post with the given path is in the index."""

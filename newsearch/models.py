@@ -1,0 +1,127 @@
+"""Plain records that travel between the steps: posts, problems, hits, results, reports.
+
+All are frozen dataclasses holding only plain Python values; nothing here holds an open file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file that could not be read as a post (or was read with a caveat), with the reason."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Post:
+    """One post of a corpus, as clean plain values.
+
+    ``path`` is relative to the corpus root in POSIX form and is the post's identity. ``date`` is
+    timezone-aware or None when neither the front matter nor the file name gives one.
+    """
+
+    path: str
+    title: str
+    date: datetime | None
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    url: str = ""
+    source_url: str | None = None
+    text: str = ""
+    #: True when the front matter was not valid YAML and its fields were recovered line by line.
+    recovered: bool = False
+    #: Caveats met while reading (recovered front matter, date taken from the file name, ...).
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """What reading a folder gives: the good posts and the files that could not be read."""
+
+    posts: tuple[Post, ...]
+    problems: tuple[Problem, ...]
+
+    def __iter__(self) -> Iterator[Post]:
+        return iter(self.posts)
+
+    def __len__(self) -> int:
+        return len(self.posts)
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What one index build did."""
+
+    corpus: str
+    index: str
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    #: Files that could not be indexed, each with its path and reason.
+    problems: tuple[Problem, ...] = ()
+    #: Posts indexed with a caveat (recovered front matter, no date, ...).
+    warnings: tuple[Problem, ...] = ()
+    #: Documents in the index after the build.
+    total: int = 0
+    seconds: float = 0.0
+    text_bytes: int = 0
+    jobs: int = 1
+    rebuilt: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: a post's metadata, its score and a highlighted snippet.
+
+    ``highlights`` are ``(start, end)`` character offsets into ``snippet``.
+    """
+
+    path: str
+    title: str
+    date: datetime | None
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+    url: str
+    source_url: str | None
+    score: float
+    snippet: str
+    highlights: tuple[tuple[int, int], ...] = ()
+    #: Highlight offsets into ``title``.
+    title_highlights: tuple[tuple[int, int], ...] = ()
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """A page of hits, the total number of matching posts, and optional facet counts."""
+
+    query: str
+    total: int
+    page: int
+    limit: int | None
+    hits: tuple[Hit, ...] = ()
+    #: ``{"category": {name: count}, "month": {"2022-05": count}}`` when facets were asked for.
+    facets: dict[str, dict[str, int]] | None = field(default=None)
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    @property
+    def pages(self) -> int:
+        if not self.limit:
+            return 1 if self.total else 0
+        return -(-self.total // self.limit)
