@@ -100,6 +100,8 @@ class Hit:
     #: Highlight offsets into ``title``.
     title_highlights: tuple[tuple[int, int], ...] = ()
     rank: int = 0
+    #: How the post matched: "literal", "all words", "some words", or "filter" (no text query).
+    match: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,516 @@
+"""SearchIndex: the one object a library user holds to search, show and explore an index.
+
+It opens one commit of the index (a snapshot), answers queries with ranked, filtered and
+highlighted results as plain dataclasses, and never lets a Whoosh object out.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from .analysis import Analyzer
+from .errors import PostNotFoundError, QueryError
+from .highlight import HighlightQuery, find_spans, make_snippet
+from .matching import Matcher, bm25
+from .models import Hit, Post, SearchResults
+from .query import (
+    CATEGORY,
+    PHRASE,
+    REQUIRED_KINDS,
+    TAG,
+    TEXT,
+    TITLE,
+    Clause,
+    ParsedQuery,
+    check_sort,
+    parse_date_bound,
+    parse_query,
+)
+from .schema import NO_DATE, keyword_term, month_label
+from .store import Snapshot, folder_kind
+
+#: A word found in more than this share of posts does not make a post match on its own when the
+#: keyword has rarer words (it still counts for the ranking).
+COMMON_SHARE = 0.4
+MATCH_LITERAL, MATCH_ALL, MATCH_SOME, MATCH_FILTER = "literal", "all words", "some words", "filter"
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What ``newsearch info`` shows."""
+
+    path: str
+    posts: int
+    segments: int
+    size_bytes: int
+    first_date: datetime | None
+    last_date: datetime | None
+    categories: dict[str, int]
+    tags: dict[str, int]
+    timezone: str
+    analysis: dict[str, object]
+    generation: int
+
+
+@dataclass
+class _ClauseEval:
+    clause: Clause
+    docs: set[int]
+    literal: frozenset[int]
+    words: list[str]
+
+
+@dataclass
+class _Ranked:
+    docnum: int
+    literal: int
+    coverage: float
+    score: float
+
+
+def open_index(index_dir: str | os.PathLike[str] = "index") -> SearchIndex:
+    """Open the index in ``index_dir`` for searching (IndexNotFoundError if there is none)."""
+    return SearchIndex(index_dir)
+
+
+class SearchIndex:
+    """A searchable view of an index on disk; use it as a context manager.
+
+    It sees the commit that was current when it was opened (``refresh()`` moves to the newest).
+    Searching from several threads is safe: calls are serialised by a lock.
+    """
+
+    def __init__(self, index_dir: str | os.PathLike[str] = "index"):
+        self.path = os.path.abspath(os.fspath(index_dir))
+        self._lock = threading.RLock()
+        self._open()
+
+    def _open(self) -> None:
+        self._snap = Snapshot(self.path)
+        settings = self._snap.settings
+        self.timezone = settings.timezone
+        self._analyzer = Analyzer(settings.analysis)
+        self._matcher = Matcher(self._snap, self._analyzer)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def __enter__(self) -> SearchIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._snap.close()
+
+    def refresh(self) -> bool:
+        """Move to the newest commit; True if there was a newer one."""
+        with self._lock:
+            from .store import read_toc
+
+            if read_toc(self.path).generation == self._snap.generation:
+                return False
+            old = self._snap
+            self._open()
+            old.close()
+            return True
+
+    def __len__(self) -> int:
+        return self._snap.doc_count
+
+    # --- search ---------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int | None = 10,
+        page: int = 1,
+        categories: Iterable[str] | None = None,
+        tags: Iterable[str] | None = None,
+        since: str | date | datetime | None = None,
+        until: str | date | datetime | None = None,
+        sort: str = "relevance",
+        facets: bool = False,
+    ) -> SearchResults:
+        """Ranked posts for ``query``; ``limit=None`` returns every match on one page."""
+        check_sort(sort)
+        if limit is not None and limit < 1:
+            raise QueryError("limit must be at least 1")
+        if page < 1:
+            raise QueryError("page must be at least 1")
+        start = parse_date_bound(since, self.timezone, end=False)
+        stop = parse_date_bound(until, self.timezone, end=True)
+        if start and stop and start > stop:
+            raise QueryError("--since is after --until")
+        with self._lock:
+            return self._search(str(query), limit, page, list(categories or ()), list(tags or ()),
+                                start, stop, sort, facets)
+
+    def _search(self, query: str, limit: int | None, page: int, categories: list[str],
+                tags: list[str], start: datetime | None, stop: datetime | None, sort: str,
+                facets: bool) -> SearchResults:
+        parsed = parse_query(query)
+        m = self._matcher
+        evals = [[self._eval(c) for c in group] for group in parsed.groups]
+        # Category and tag clauses filter; quoted phrases and title: clauses must match; of the
+        # other keywords at least one must, and the more match, the higher a post ranks.
+        filters = [g for g in evals if all(e.clause.kind in (CATEGORY, TAG) for e in g)]
+        required = [
+            g for g in evals if g not in filters and all(e.clause.kind in REQUIRED_KINDS for e in g)
+        ]
+        soft = [g for g in evals if g not in filters and g not in required]
+
+        matches: set[int] | None = None
+        for g in filters + required:
+            docs = set().union(*(e.docs for e in g))
+            matches = docs if matches is None else matches & docs
+        if soft:
+            any_soft = set().union(*(e.docs for g in soft for e in g))
+            matches = any_soft if matches is None else matches & any_soft
+        has_filters = bool(categories or tags or start or stop or parsed.excluded)
+        if matches is None:
+            matches = set(self._snap.live_docs()) if has_filters else set()
+        if categories:
+            matches &= set().union(*(m.keyword_docs("categories", c) for c in categories))
+        if tags:
+            matches &= set().union(*(m.keyword_docs("tags", t) for t in tags))
+        if start or stop:
+            matches = self._in_dates(matches, start, stop)
+        for clause in parsed.excluded:
+            matches -= self._exclusion(clause)
+
+        ranked = self._rank(matches, soft, evals, sort)
+        total = len(ranked)
+        offset = (page - 1) * (limit or 0)
+        page_items = ranked[offset : offset + limit] if limit else ranked[offset:]
+        hq = self._highlight_query(parsed)
+        textual = bool(soft or required)
+        hits = tuple(
+            self._hit(r, hq, offset + i + 1, len(soft), textual) for i, r in enumerate(page_items)
+        )
+        facet_counts = self._facets(matches) if facets else None
+        return SearchResults(query=query, total=total, page=page, limit=limit, hits=hits,
+                             facets=facet_counts)
+
+    def _eval(self, clause: Clause) -> _ClauseEval:
+        m = self._matcher
+        if clause.kind in (CATEGORY, TAG):
+            field = "categories" if clause.kind == CATEGORY else "tags"
+            return _ClauseEval(clause, m.keyword_docs(field, clause.text), frozenset(), [])
+        piece = m.piece(clause.text)
+        words = self._analyzer.query_words(clause.text)
+        if clause.kind == TITLE:
+            literal = m.literal("title", piece)
+            docs = set(literal)
+            if words:
+                in_title = [self._title_docs(w) for w in words]
+                docs |= set.intersection(*in_title)
+            return _ClauseEval(clause, docs, literal, words)
+        literal = m.literal("title", piece) | m.literal("text", piece)
+        if clause.kind == PHRASE:
+            return _ClauseEval(clause, set(literal), literal, words)
+        docs = set(literal)
+        if words:
+            n = self._snap.doc_count or 1
+            hits = [m.word_hits(w) for w in words]
+            rare = [h for h in hits if h.df <= COMMON_SHARE * n]
+            if rare:
+                for h in rare:
+                    docs.update(h.tf)
+            else:
+                docs |= set.intersection(*(set(h.tf) for h in hits))
+        return _ClauseEval(clause, docs, literal, words)
+
+    def _title_docs(self, word: str) -> set[int]:
+        snap = self._snap
+        return set(snap.postings("title", word).docs) | set(snap.postings("title_sub", word).docs)
+
+    def _exclusion(self, clause: Clause) -> set[int]:
+        m = self._matcher
+        if clause.kind in (CATEGORY, TAG):
+            return m.keyword_docs("categories" if clause.kind == CATEGORY else "tags", clause.text)
+        piece = m.piece(clause.text)
+        if clause.kind == TITLE:
+            return set(m.literal("title", piece))
+        return set(m.literal("title", piece) | m.literal("text", piece))
+
+    def _in_dates(self, docs: set[int], start: datetime | None, stop: datetime | None) -> set[int]:
+        ts = self._snap.numeric_column("date_ts")
+        lo = int(start.timestamp()) if start else NO_DATE + 1
+        hi = int(stop.timestamp()) if stop else 2**62
+        return {d for d in docs if ts[d] != NO_DATE and lo <= ts[d] <= hi}
+
+    # --- ranking --------------------------------------------------------------------------------
+
+    def _rank(self, docs: set[int], soft: list[list[_ClauseEval]], evals: list[list[_ClauseEval]],
+              sort: str) -> list[_Ranked]:
+        m = self._matcher
+        words: dict[str, None] = {}
+        for g in evals:
+            for e in g:
+                for w in e.words:
+                    words.setdefault(w, None)
+        scores: dict[int, float] = dict.fromkeys(docs, 0.0)
+        present: dict[str, dict[int, float]] = {}
+        for w in words:
+            h = m.word_hits(w)
+            present[w] = h.tf
+            if not h.df:
+                continue
+            idf = m.idf(h.df)
+            for d, tf in h.tf.items():
+                if d in scores:
+                    scores[d] += bm25(idf, tf)
+        ranked: list[_Ranked] = []
+        for d, score in scores.items():
+            literal = 0
+            coverage = 0.0
+            for g in soft:
+                best = 0.0
+                hit_literal = False
+                for e in g:
+                    if d in e.literal:
+                        hit_literal = True
+                    if e.words:
+                        have = sum(1 for w in e.words if d in present[w])
+                        best = max(best, have / len(e.words))
+                    elif d in e.docs:
+                        best = 1.0
+                literal += hit_literal
+                coverage += best
+            ranked.append(_Ranked(d, literal, coverage, score))
+        ts = self._snap.numeric_column("date_ts")
+        order = self._path_order()
+        if sort == "newest":
+            key: Any = lambda r: (-ts[r.docnum], order[r.docnum])  # noqa: E731
+        elif sort == "oldest":
+            key = lambda r: (ts[r.docnum] if ts[r.docnum] != NO_DATE else 2**62, order[r.docnum])  # noqa: E731
+        else:
+            key = lambda r: (-r.literal, -round(r.coverage, 6), -r.score, -ts[r.docnum],  # noqa: E731
+                             order[r.docnum])
+        return sorted(ranked, key=key)
+
+    def _path_order(self) -> list[int]:
+        """Rank of each document's path in sorting order: the final tie-breaker."""
+
+        def make() -> list[int]:
+            paths = [(raw.partition(b"\0")[0], d) for d, raw in self._snap.state_column()]
+            order = [0] * self._snap.doc_count_all
+            for rank, (_, d) in enumerate(sorted(paths)):
+                order[d] = rank
+            return order
+
+        return self._snap.memo("path_order", make)
+
+    # --- hits -----------------------------------------------------------------------------------
+
+    def _highlight_query(self, parsed: ParsedQuery) -> HighlightQuery:
+        words: set[str] = set()
+        pieces: list[str] = []
+        for c in parsed.clauses:
+            if c.kind in (CATEGORY, TAG):
+                continue
+            if c.kind != PHRASE:
+                words.update(self._analyzer.query_words(c.text))
+            piece = self._matcher.piece(c.text)
+            if piece:
+                pieces.append(piece)
+        return HighlightQuery(frozenset(words), tuple(pieces))
+
+    def _hit(self, r: _Ranked, hq: HighlightQuery, rank: int, soft: int, textual: bool) -> Hit:
+        stored = self._snap.stored(r.docnum)
+        post = _post_from_stored(stored)
+        snippet = make_snippet(post.text or post.title, self._analyzer, hq)
+        title_spans = find_spans(post.title, self._analyzer.normalize(post.title), self._analyzer, hq)
+        if not textual:
+            match = MATCH_FILTER
+        elif r.literal == soft:
+            match = MATCH_LITERAL
+        elif r.coverage >= soft - 1e-9:
+            match = MATCH_ALL
+        else:
+            match = MATCH_SOME
+        return Hit(
+            path=post.path,
+            title=post.title,
+            date=post.date,
+            categories=post.categories,
+            tags=post.tags,
+            url=post.url,
+            source_url=post.source_url,
+            score=round(r.score, 4),
+            snippet=snippet.text,
+            highlights=snippet.highlights,
+            title_highlights=tuple(title_spans),
+            rank=rank,
+            match=match,
+        )
+
+    # --- facets ---------------------------------------------------------------------------------
+
+    def _facets(self, docs: set[int]) -> dict[str, dict[str, int]]:
+        cats: dict[str, int] = {}
+        for term, name in self._keyword_names("categories").items():
+            n = len(docs.intersection(self._snap.postings("categories", term).docs))
+            if n:
+                cats[name] = n
+        months = self._snap.numeric_column("month")
+        counts = Counter(months[d] for d in docs)
+        by_month = {month_label(k): v for k, v in sorted(counts.items()) if k}
+        if counts.get(0):
+            by_month["undated"] = counts[0]
+        return {
+            "category": dict(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "month": by_month,
+        }
+
+    def _keyword_names(self, field: str) -> dict[str, str]:
+        """Indexed keyword term -> its spelling in a post (terms are normalised)."""
+
+        def make() -> dict[str, str]:
+            out: dict[str, str] = {}
+            for view in self._snap.segments:
+                for term in view.reader.lexicon(field):
+                    t = term.decode("utf-8") if isinstance(term, bytes) else term
+                    if t in out:
+                        continue
+                    docs = self._snap.postings(field, t).docs
+                    if not docs:
+                        continue
+                    out[t] = t
+                    for value in self._snap.stored(docs[0]).get(field) or []:
+                        if keyword_term(value, self._analyzer.normalize) == t:
+                            out[t] = value
+                            break
+            return out
+
+        return self._snap.memo(("names", field), make)
+
+    # --- posts ----------------------------------------------------------------------------------
+
+    def get(self, path: str) -> Post:
+        """The post with this path (as the index stores it)."""
+        with self._lock:
+            docs = self._snap.postings("path", path).docs
+            if not docs:
+                raise PostNotFoundError(f"no post with path {path!r} in the index")
+            return _post_from_stored(self._snap.stored(docs[-1]))
+
+    def paths(self) -> list[str]:
+        with self._lock:
+            return sorted(
+                raw.partition(b"\0")[0].decode("utf-8", "surrogatepass")
+                for _, raw in self._snap.state_column()
+            )
+
+    def similar(self, path: str, *, limit: int = 10, terms: int = 12) -> SearchResults:
+        """Posts most like the post at ``path``: its key terms (tf-idf), ranked by BM25F."""
+        with self._lock:
+            docs = self._snap.postings("path", path).docs
+            if not docs:
+                raise PostNotFoundError(f"no post with path {path!r} in the index")
+            me = docs[-1]
+            post = _post_from_stored(self._snap.stored(me))
+            key = self._key_terms(post, terms)
+            m = self._matcher
+            scores: dict[int, float] = {}
+            for w, weight in key:
+                h = m.word_hits(w)
+                idf = m.idf(h.df)
+                for d, tf in h.tf.items():
+                    if d != me:
+                        scores[d] = scores.get(d, 0.0) + weight * bm25(idf, tf)
+            top = heapq.nlargest(limit, scores.items(), key=lambda kv: (kv[1], -kv[0]))
+            hq = HighlightQuery(frozenset(w for w, _ in key), ())
+            hits = tuple(
+                self._hit(_Ranked(d, 0, 0.0, s), hq, i + 1, 1, True) for i, (d, s) in enumerate(top)
+            )
+            label = " ".join(w for w, _ in key)
+            return SearchResults(query=label, total=len(scores), page=1, limit=limit, hits=hits)
+
+    def _key_terms(self, post: Post, count: int) -> list[tuple[str, float]]:
+        counts = Counter[str]()
+        for tok in self._analyzer.tokens(post.title + "\n" + post.text, subwords=False):
+            if len(tok.text) > 1 or tok.text.isalnum() and not tok.text.isascii():
+                counts[tok.text] += 1
+        n = self._snap.doc_count or 1
+        scored = []
+        for w, tf in counts.items():
+            df = len(self._matcher.word_hits(w).tf)
+            if df <= 1 or df > 0.5 * n:
+                continue
+            scored.append((tf * self._matcher.idf(df), w))
+        scored.sort(reverse=True)
+        top = scored[:count]
+        if not top:
+            return []
+        best = top[0][0]
+        return [(w, s / best) for s, w in top]
+
+    # --- info -----------------------------------------------------------------------------------
+
+    def info(self) -> IndexInfo:
+        with self._lock:
+            snap = self._snap
+            ts = snap.numeric_column("date_ts")
+            live = list(snap.live_docs())
+            dated = [ts[d] for d in live if ts[d] != NO_DATE]
+            from .schema import ts_to_datetime
+
+            cats = {
+                name: len(snap.postings("categories", term).docs)
+                for term, name in self._keyword_names("categories").items()
+            }
+            tags = {
+                name: len(snap.postings("tags", term).docs)
+                for term, name in self._keyword_names("tags").items()
+            }
+            size = 0
+            for name in os.listdir(self.path):
+                p = os.path.join(self.path, name)
+                if os.path.isfile(p):
+                    size += os.path.getsize(p)
+            return IndexInfo(
+                path=self.path,
+                posts=snap.doc_count,
+                segments=len(snap.segments),
+                size_bytes=size,
+                first_date=ts_to_datetime(min(dated), self.timezone) if dated else None,
+                last_date=ts_to_datetime(max(dated), self.timezone) if dated else None,
+                categories=dict(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))),
+                tags=dict(sorted(tags.items(), key=lambda kv: (-kv[1], kv[0]))),
+                timezone=self.timezone,
+                analysis=snap.settings.analysis.describe(),
+                generation=snap.generation,
+            )
+
+
+def _post_from_stored(stored: dict[str, Any]) -> Post:
+    raw_date = stored.get("date")
+    when = datetime.fromisoformat(raw_date) if raw_date else None
+    return Post(
+        path=stored.get("path", ""),
+        title=stored.get("title", ""),
+        date=when,
+        categories=tuple(stored.get("categories") or ()),
+        tags=tuple(stored.get("tags") or ()),
+        url=stored.get("url", ""),
+        source_url=stored.get("source_url"),
+        text=stored.get("text", ""),
+    )
+
+
+def index_exists(index_dir: str | os.PathLike[str]) -> bool:
+    return folder_kind(os.fspath(index_dir)) == "newsearch"
+
+
+__all__ = ["SearchIndex", "IndexInfo", "open_index", "index_exists", "TEXT", "TITLE"]

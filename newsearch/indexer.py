@@ -1,0 +1,531 @@
+"""Posts to index: incremental, parallel and crash-safe builds of a newsearch index.
+
+Worker processes read, parse and analyse batches of posts and each writes a Whoosh segment of its
+own; this process alone holds the write lock and commits finished segments, in batch order, with
+the deletions that go with them. A commit is one atomic rename, so a build killed at any moment
+leaves the last commit searchable, and the next build picks up from there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import corpus, store
+from .analysis import Analyzer, current_settings, read_user_dict
+from .errors import BuildError, CorpusError, NotAnIndexError, RebuildRequiredError
+from .models import IndexReport, Problem
+from .schema import (
+    SCHEMA_VERSION,
+    FileState,
+    IndexSettings,
+    NewsearchSchema,
+    content_hash,
+    make_document,
+    make_schema,
+)
+
+#: Batches are cut by bytes of post files; each becomes one segment.
+MIN_BATCH_BYTES = 1 << 20
+MAX_BATCH_BYTES = 24 << 20
+#: Workers report progress after this many posts.
+PROGRESS_EVERY = 25
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a build is: posts and bytes done of those that need indexing."""
+
+    phase: str
+    done: int
+    total: int
+    bytes_done: int = 0
+    bytes_total: int = 0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class _Job:
+    path: str
+    abspath: str
+    size: int
+    mtime_ns: int
+    old_sha1: str | None
+
+
+@dataclass
+class _BatchResult:
+    batch: int
+    segment: Any = None
+    indexed: list[str] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    text_bytes: int = 0
+
+
+# --- the worker side ---------------------------------------------------------------------------
+
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(index_dir: str, schema: NewsearchSchema, queue: Any, parent: int | None) -> None:
+    if parent is not None:
+        _die_with_parent()
+        # Ctrl-C goes to the whole process group; the parent alone decides what happens.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    settings = schema.settings()
+    _worker.update(
+        storage=store.storage_for(index_dir),
+        schema=schema,
+        analyzer=Analyzer(settings.analysis),
+        timezone=settings.timezone,
+        queue=queue,
+    )
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the indexer dies (even by SIGKILL)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _index_batch(batch: int, jobs: list[_Job]) -> _BatchResult:
+    storage = _worker["storage"]
+    analyzer: Analyzer = _worker["analyzer"]
+    tz: str = _worker["timezone"]
+    queue = _worker["queue"]
+    result = _BatchResult(batch)
+    builder = store.SegmentBuilder(storage, _worker["schema"])
+    pending_posts = pending_bytes = 0
+    try:
+        for job in jobs:
+            pending_posts += 1
+            pending_bytes += job.size
+            try:
+                with open(job.abspath, "rb") as fh:
+                    data = fh.read()
+            except OSError as exc:
+                result.failed.append(job.path)
+                result.problems.append(Problem(job.path, f"cannot read file: {exc.strerror or exc}"))
+                continue
+            sha1 = content_hash(data)
+            if sha1 == job.old_sha1:
+                result.touched.append(job.path)
+                continue
+            try:
+                post = corpus.parse_post(data, job.path, timezone=tz)
+            except corpus.PostError as exc:
+                result.failed.append(job.path)
+                result.problems.append(Problem(job.path, str(exc)))
+                continue
+            except Exception as exc:  # a bug must not cost the other posts
+                result.failed.append(job.path)
+                result.problems.append(
+                    Problem(job.path, f"unexpected error while reading: {type(exc).__name__}: {exc}")
+                )
+                continue
+            doc = make_document(post, analyzer, FileState(job.size, job.mtime_ns, sha1), tz)
+            builder.add(doc)
+            result.indexed.append(job.path)
+            result.text_bytes += doc.text_bytes
+            for w in post.warnings:
+                result.warnings.append(Problem(job.path, w))
+            if queue is not None and pending_posts >= PROGRESS_EVERY:
+                queue.put((pending_posts, pending_bytes))
+                pending_posts = pending_bytes = 0
+        result.segment = builder.finish() if builder.count else None
+        if not builder.count:
+            builder.cancel()
+    except BaseException:
+        builder.cancel()
+        raise
+    if queue is not None and pending_posts:
+        queue.put((pending_posts, pending_bytes))
+    return result
+
+
+# --- the committing side -----------------------------------------------------------------------
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def build_index(
+    corpus_dir: str | os.PathLike[str],
+    index_dir: str | os.PathLike[str],
+    *,
+    rebuild: bool = False,
+    jobs: int | None = None,
+    user_dict: str | os.PathLike[str] | None = None,
+    progress: ProgressCallback | None = None,
+    timezone: str | None = None,
+    wait_for_lock: bool = False,
+) -> IndexReport:
+    """Bring the index in ``index_dir`` up to date with the posts in ``corpus_dir``.
+
+    Only new and changed posts are analysed; posts whose files are gone are removed. Posts that
+    cannot be read are reported in ``IndexReport.problems`` and never stop the build.
+    """
+    started = time.perf_counter()
+    corpus_root = os.path.abspath(os.fspath(corpus_dir))
+    folder = os.path.abspath(os.fspath(index_dir))
+    if not os.path.isdir(corpus_root):
+        raise CorpusError(f"corpus folder not found: {corpus_root}")
+    if folder == corpus_root:
+        raise CorpusError("the index folder cannot be the corpus folder")
+    jobs = default_jobs() if not jobs or jobs < 1 else jobs
+    user_dict_text = read_user_dict(os.fspath(user_dict)) if user_dict else None
+
+    kind = store.folder_kind(folder)
+    if kind == "foreign":
+        raise NotAnIndexError(
+            f"{folder} exists and is not a newsearch index; refusing to write there "
+            "(choose another --index folder)"
+        )
+    os.makedirs(folder, exist_ok=True)
+    lock = store.WriteLock(folder)
+    lock.acquire(wait=wait_for_lock)
+    try:
+        if kind != "newsearch":
+            store.write_marker(folder)
+        return _build(corpus_root, folder, rebuild, jobs, user_dict_text, timezone, progress,
+                      started)
+    finally:
+        lock.release()
+
+
+def _build(
+    corpus_root: str,
+    folder: str,
+    rebuild: bool,
+    jobs: int,
+    user_dict: str | None,
+    timezone: str | None,
+    progress: ProgressCallback | None,
+    started: float,
+) -> IndexReport:
+    storage = store.storage_for(folder)
+    toc = None
+    try:
+        toc = store.read_toc(folder, storage)
+    except store.IndexNotFoundError:
+        toc = None  # a new index, or one whose first build was killed before its first commit
+    except (RebuildRequiredError, NotAnIndexError):
+        if not rebuild:
+            raise
+    last_generation = _latest_generation(storage)
+
+    if toc is not None and not rebuild:
+        schema: NewsearchSchema = toc.schema
+        settings = schema.settings()
+        _check_settings(settings, user_dict, timezone)
+        segments = list(toc.segments)
+    else:
+        tz = timezone or corpus.site_timezone(corpus_root) or corpus.DEFAULT_TIMEZONE
+        settings = IndexSettings(current_settings(user_dict), validate_timezone(tz))
+        schema = make_schema(settings)
+        segments = []
+    generation = last_generation + 1
+    # Leftovers of a killed build: nothing refers to them, and nobody else writes now.
+    if toc is not None:
+        store.clean_up(storage, folder, toc.generation, list(toc.segments))
+
+    files, problems = corpus.discover(corpus_root, exclude=(folder,))
+    indexed = _indexed_state(folder, segments) if segments else {}
+    seen: set[str] = set()
+    jobs_list: list[_Job] = []
+    unchanged = 0
+    for f in files:
+        seen.add(f.path)
+        old = indexed.get(f.path)
+        if old is not None and old[1].size == f.size and old[1].mtime_ns == f.mtime_ns:
+            unchanged += 1
+            continue
+        jobs_list.append(_Job(f.path, f.abspath, f.size, f.mtime_ns, old[1].sha1 if old else None))
+    removed_paths = [p for p in indexed if p not in seen]
+
+    report = _Run(storage, folder, schema, segments, generation, indexed, progress)
+    report.problems.extend(problems)
+    report.unchanged = unchanged
+    # A path that failed discovery is not readable now: it leaves the index like a deleted file.
+    report.delete(removed_paths)
+    report.removed = len(removed_paths)
+
+    batches = _batches(jobs_list, jobs)
+    total_bytes = sum(j.size for j in jobs_list)
+    report.announce(Progress("index", 0, len(jobs_list), 0, total_bytes))
+    if batches:
+        if jobs == 1 or len(batches) == 1:
+            _run_serial(report, batches, folder, schema)
+        else:
+            _run_parallel(report, batches, folder, schema, jobs)
+    if report.pending_deletions or (toc is None or rebuild) and not report.commits:
+        report.commit(None, [])
+    report.announce(Progress("done", len(jobs_list), len(jobs_list), total_bytes, total_bytes))
+    store.clean_up(storage, folder, report.generation - 1, report.segments)
+
+    return IndexReport(
+        corpus=corpus_root,
+        index=folder,
+        added=report.added,
+        updated=report.updated,
+        removed=report.removed,
+        unchanged=report.unchanged + report.touched,
+        problems=tuple(sorted(report.problems, key=lambda p: p.path)),
+        warnings=tuple(sorted(report.warnings, key=lambda p: p.path)),
+        total=sum(s.doc_count() for s in report.segments),
+        seconds=time.perf_counter() - started,
+        text_bytes=report.text_bytes,
+        jobs=jobs,
+        rebuilt=rebuild,
+    )
+
+
+def validate_timezone(name: str) -> str:
+    """The IANA name of a time zone, or a clear error."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CorpusError(f"unknown time zone: {name!r} (use an IANA name such as Asia/Shanghai)") from exc
+    return name
+
+
+def _latest_generation(storage: Any) -> int:
+    from whoosh.index import TOC
+
+    return int(TOC._latest_generation(storage, store.INDEX_NAME))
+
+
+def _check_settings(settings: IndexSettings, user_dict: str | None, timezone: str | None) -> None:
+    from .analysis import ANALYSIS_VERSION
+
+    if settings.schema_version != SCHEMA_VERSION or settings.analysis.version != ANALYSIS_VERSION:
+        raise RebuildRequiredError(
+            "the index was built by another newsearch version; rebuild it with: "
+            "newsearch index --rebuild"
+        )
+    if (settings.analysis.user_dict or None) != (user_dict or None):
+        have = "a different user dictionary" if settings.analysis.user_dict else "no user dictionary"
+        raise RebuildRequiredError(
+            f"the index was built with {have}; to change the analysis, rebuild it with: "
+            "newsearch index --rebuild" + (" --user-dict FILE" if user_dict else "")
+        )
+    if timezone and validate_timezone(timezone) != settings.timezone:
+        raise RebuildRequiredError(
+            f"the index was built for time zone {settings.timezone}; to use {timezone}, rebuild "
+            "it with: newsearch index --rebuild --timezone " + timezone
+        )
+
+
+def _indexed_state(folder: str, segments: list[Any]) -> dict[str, tuple[int, FileState]]:
+    """path -> (docnum, state) of every live document of the current commit."""
+    out: dict[str, tuple[int, FileState]] = {}
+    snap = store.Snapshot(folder)
+    try:
+        for docnum, raw in snap.state_column():
+            path, _, rest = raw.partition(b"\0")
+            state = FileState.from_bytes(rest)
+            if state is not None:
+                out[path.decode("utf-8", "surrogatepass")] = (docnum, state)
+    finally:
+        snap.close()
+    return out
+
+
+def _batches(jobs_list: list[_Job], jobs: int) -> list[list[_Job]]:
+    """Contiguous runs of posts (in path order) of about equal size, several per worker."""
+    if not jobs_list:
+        return []
+    total = sum(j.size for j in jobs_list)
+    target = min(MAX_BATCH_BYTES, max(MIN_BATCH_BYTES, total // (jobs * 3) + 1))
+    batches: list[list[_Job]] = [[]]
+    size = 0
+    for job in jobs_list:
+        if size >= target:
+            batches.append([])
+            size = 0
+        batches[-1].append(job)
+        size += job.size
+    return batches
+
+
+class _Run:
+    """The committing side of one build: segments, deletions, counts."""
+
+    def __init__(self, storage: Any, folder: str, schema: NewsearchSchema, segments: list[Any],
+                 generation: int, indexed: dict[str, tuple[int, FileState]],
+                 progress: ProgressCallback | None):
+        self.storage = storage
+        self.folder = folder
+        self.schema = schema
+        self.segments = segments
+        self.generation = generation
+        self.indexed = indexed
+        self.progress = progress
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.pending_deletions: list[int] = []
+        self.added = self.updated = self.removed = self.unchanged = self.touched = 0
+        self.text_bytes = 0
+        self.commits = 0
+        self.done = self.total = self.bytes_done = self.bytes_total = 0
+        self._offsets = self._segment_offsets()
+
+    def _segment_offsets(self) -> list[tuple[int, Any]]:
+        out = []
+        base = 0
+        for seg in self.segments:
+            out.append((base, seg))
+            base += seg.doc_count_all()
+        return out
+
+    def announce(self, p: Progress) -> None:
+        if p.phase == "index":
+            self.total, self.bytes_total = p.total, p.bytes_total
+        if self.progress is not None:
+            self.progress(p)
+
+    def advance(self, posts: int, nbytes: int) -> None:
+        self.done += posts
+        self.bytes_done += nbytes
+        if self.progress is not None:
+            self.progress(
+                Progress("index", min(self.done, self.total), self.total,
+                         min(self.bytes_done, self.bytes_total), self.bytes_total)
+            )
+
+    def delete(self, paths: list[str]) -> None:
+        for path in paths:
+            old = self.indexed.get(path)
+            if old is not None:
+                self.pending_deletions.append(old[0])
+
+    def accept(self, result: _BatchResult) -> None:
+        """Commit one finished batch: its segment and the deletions of what it replaces."""
+        for path in result.indexed:
+            if path in self.indexed:
+                self.updated += 1
+            else:
+                self.added += 1
+        self.touched += len(result.touched)
+        self.problems.extend(result.problems)
+        self.warnings.extend(result.warnings)
+        self.text_bytes += result.text_bytes
+        self.delete([p for p in result.indexed + result.failed if p in self.indexed])
+        self.commit(result.segment, result.indexed)
+
+    def commit(self, segment: Any, _paths: list[str]) -> None:
+        for docnum in self.pending_deletions:
+            for base, seg in reversed(self._offsets):
+                if docnum >= base:
+                    seg.delete_document(docnum - base)
+                    break
+        self.pending_deletions = []
+        if segment is not None:
+            self.segments.append(segment)
+        store.commit(self.storage, self.schema, self.segments, self.generation)
+        self.generation += 1
+        self.commits += 1
+
+
+class _InlineQueue:
+    """Progress reports of a build that runs in this process."""
+
+    def __init__(self, run: _Run):
+        self.run = run
+
+    def put(self, item: tuple[int, int]) -> None:
+        self.run.advance(*item)
+
+
+def _run_serial(run: _Run, batches: list[list[_Job]], folder: str, schema: NewsearchSchema) -> None:
+    _init_worker(folder, schema, _InlineQueue(run), None)
+    try:
+        for i, batch in enumerate(batches):
+            run.accept(_index_batch(i, batch))
+    finally:
+        _worker.clear()
+
+
+def _run_parallel(
+    run: _Run, batches: list[list[_Job]], folder: str, schema: NewsearchSchema, jobs: int
+) -> None:
+    import multiprocessing as mp
+
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    ctx = mp.get_context(method)
+    queue = ctx.Queue()
+    executor = ProcessPoolExecutor(
+        max_workers=min(jobs, len(batches)),
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(folder, schema, queue, os.getpid()),
+    )
+    futures: dict[Future[_BatchResult], int] = {}
+    finished: dict[int, _BatchResult] = {}
+    next_commit = 0
+    try:
+        for i, batch in enumerate(batches):
+            futures[executor.submit(_index_batch, i, batch)] = i
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+            _drain(queue, run)
+            for fut in done:
+                exc = fut.exception()
+                if exc is not None:
+                    raise BuildError(
+                        f"indexing failed in a worker process ({type(exc).__name__}: {exc}); "
+                        "the index keeps its last commit"
+                    ) from exc
+                result = fut.result()
+                finished[result.batch] = result
+            # Commit in batch order, so documents keep path order whatever the number of jobs.
+            while next_commit in finished:
+                run.accept(finished.pop(next_commit))
+                next_commit += 1
+        _drain(queue, run)
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        executor.shutdown(wait=True)
+    finally:
+        queue.close()
+
+
+def _drain(queue: Any, run: _Run) -> None:
+    import queue as queue_mod
+
+    while True:
+        try:
+            posts, nbytes = queue.get_nowait()
+        except queue_mod.Empty:
+            return
+        except (OSError, ValueError, EOFError):
+            return
+        run.advance(posts, nbytes)

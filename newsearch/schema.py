@@ -1,0 +1,264 @@
+"""The Whoosh schema of a newsearch index, its version, and how a Post becomes a document.
+
+The schema is pickled into every commit of the index, so the classes here are part of the on-disk
+format: keep their import paths stable and bump SCHEMA_VERSION when the fields change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from array import array
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from whoosh import columns, fields, formats
+
+from .analysis import Analyzer, AnalysisSettings, TermCounts
+from .models import Post
+
+#: Bump when the fields or their encoding change: older indexes must then be rebuilt.
+SCHEMA_VERSION = 1
+
+#: The date column's value for a post without a date.
+NO_DATE = -(2**62)
+
+WORD_FIELDS = ("title", "text")
+SUB_FIELDS = {"title": "title_sub", "text": "text_sub"}
+KEYWORD_FIELDS = ("categories", "tags")
+
+
+class OrdinalPositions(formats.Positions):
+    """Word positions as a little-endian uint32 array: encoded and decoded at C speed."""
+
+    def encode(self, poslist: list[int]) -> bytes:
+        return encode_positions(poslist)
+
+    def decode_positions(self, valuestring: bytes) -> list[int]:
+        return decode_positions(valuestring)
+
+    def decode_frequency(self, valuestring: bytes) -> int:
+        return len(valuestring) // 4
+
+    def decode_weight(self, valuestring: bytes) -> float:
+        return len(valuestring) // 4 * self.field_boost
+
+    def decode_position_boosts(self, valuestring: bytes) -> list[tuple[int, float]]:
+        return [(p, 1.0) for p in decode_positions(valuestring)]
+
+
+_BIG_ENDIAN = sys.byteorder == "big"
+
+
+def encode_positions(poslist: list[int]) -> bytes:
+    a = array("I", poslist)
+    if _BIG_ENDIAN:
+        a.byteswap()
+    return a.tobytes()
+
+
+def decode_positions(data: bytes) -> list[int]:
+    a = array("I", data)
+    if _BIG_ENDIAN:
+        a.byteswap()
+    return a.tolist()
+
+
+class WordField(fields.FieldType):
+    """Precise words with ordinal positions (title, text); postings are written by newsearch."""
+
+    def __init__(self, stored: bool = False):
+        super().__init__(OrdinalPositions(), None, scorable=True, stored=stored)
+
+    def index(self, value: Any, **kwargs: Any) -> Any:
+        raise TypeError("newsearch writes the postings of this field itself")
+
+
+class SubwordField(fields.FieldType):
+    """Search-mode sub-words with their counts (no positions): they add to the ranking only."""
+
+    def __init__(self) -> None:
+        super().__init__(formats.Frequency(), None, scorable=True, stored=False)
+
+    def index(self, value: Any, **kwargs: Any) -> Any:
+        raise TypeError("newsearch writes the postings of this field itself")
+
+
+class KeywordField(fields.FieldType):
+    """Exact-match keywords (categories, tags), normalised; the stored value keeps the spelling."""
+
+    def __init__(self) -> None:
+        super().__init__(formats.Existence(), None, scorable=False, stored=True)
+
+    def index(self, value: Any, **kwargs: Any) -> Any:
+        raise TypeError("newsearch writes the postings of this field itself")
+
+
+class NewsearchSchema(fields.Schema):
+    """Whoosh's schema plus what newsearch needs to read the index the way it was written."""
+
+    #: Schema version of the newsearch that wrote the index.
+    newsearch_version: int = 0
+    #: The analysis settings and the corpus time zone, as a plain dict (see ``settings()``).
+    newsearch_settings: dict[str, Any] | None = None
+
+    def settings(self) -> IndexSettings:
+        return IndexSettings.from_dict(self.newsearch_settings or {})
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """Analysis settings plus the corpus time zone: what a build must agree with."""
+
+    analysis: AnalysisSettings
+    timezone: str
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        a = self.analysis
+        return {
+            "schema_version": self.schema_version,
+            "analysis_version": a.version,
+            "segmenter": a.segmenter,
+            "table": dict(a.table),
+            "user_dict": a.user_dict,
+            "timezone": self.timezone,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> IndexSettings:
+        analysis = AnalysisSettings(
+            version=int(d.get("analysis_version", 0)),
+            segmenter=str(d.get("segmenter", "")),
+            table=dict(d.get("table", {})),
+            user_dict=d.get("user_dict"),
+        )
+        return cls(analysis, str(d.get("timezone", "")), int(d.get("schema_version", 0)))
+
+
+def make_schema(settings: IndexSettings) -> NewsearchSchema:
+    schema = NewsearchSchema(
+        path=fields.ID(stored=True, unique=True),
+        title=WordField(stored=True),
+        title_sub=SubwordField(),
+        text=WordField(stored=True),
+        text_sub=SubwordField(),
+        categories=KeywordField(),
+        tags=KeywordField(),
+        url=fields.STORED(),
+        source_url=fields.STORED(),
+        date=fields.STORED(),
+        # Per-document values read in bulk: filters, sorting, facets, incremental state.
+        date_ts=fields.COLUMN(columns.NumericColumn("q", default=NO_DATE)),
+        month=fields.COLUMN(columns.NumericColumn("i", default=0)),
+        state=fields.COLUMN(columns.VarBytesColumn()),
+    )
+    schema.newsearch_version = SCHEMA_VERSION
+    schema.newsearch_settings = settings.to_dict()
+    return schema
+
+
+# --- Post -> document --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What identifies the indexed version of a file: cheap stat values plus a content hash."""
+
+    size: int
+    mtime_ns: int
+    sha1: str
+
+    def to_bytes(self) -> bytes:
+        return f"{self.size}\0{self.mtime_ns}\0{self.sha1}".encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FileState | None:
+        try:
+            size, mtime, sha1 = data.decode().split("\0")
+            return cls(int(size), int(mtime), sha1)
+        except ValueError:
+            return None
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
+
+
+@dataclass
+class Document:
+    """One post ready for a segment: stored values, column values and analysed fields."""
+
+    path: str
+    stored: dict[str, Any]
+    words: dict[str, TermCounts]
+    keywords: dict[str, list[str]]
+    date_ts: int
+    month: int
+    state: bytes
+    text_bytes: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def make_document(post: Post, analyzer: Analyzer, state: FileState, timezone: str) -> Document:
+    """Analyse a post into what the index stores for it."""
+    if post.date is not None:
+        utc = post.date.astimezone(UTC)
+        date_ts = int(utc.timestamp())
+        local = post.date.astimezone(ZoneInfo(timezone))
+        month = local.year * 12 + local.month - 1
+        date_iso = post.date.isoformat()
+    else:
+        date_ts, month, date_iso = NO_DATE, 0, None
+    normalize = analyzer.normalize
+    keywords = {
+        "categories": _keyword_terms(post.categories, normalize),
+        "tags": _keyword_terms(post.tags, normalize),
+    }
+    stored = {
+        "path": post.path,
+        "title": post.title,
+        "text": post.text,
+        "url": post.url,
+        "source_url": post.source_url,
+        "date": date_iso,
+        "categories": list(post.categories),
+        "tags": list(post.tags),
+    }
+    return Document(
+        path=post.path,
+        stored=stored,
+        words={"title": analyzer.terms(post.title), "text": analyzer.terms(post.text)},
+        keywords=keywords,
+        date_ts=date_ts,
+        month=month,
+        state=post.path.encode("utf-8", "surrogatepass") + b"\0" + state.to_bytes(),
+        text_bytes=len(post.text.encode("utf-8")) + len(post.title.encode("utf-8")),
+    )
+
+
+def keyword_term(value: str, normalize: Any) -> str:
+    """The indexed form of a category or tag: normalised, whitespace trimmed."""
+    return str(normalize(value.strip()))
+
+
+def _keyword_terms(values: tuple[str, ...], normalize: Any) -> list[str]:
+    out: dict[str, None] = {}
+    for v in values:
+        t = keyword_term(v, normalize)
+        if t:
+            out.setdefault(t, None)
+    return list(out)
+
+
+def month_label(month: int) -> str:
+    year, m = divmod(month, 12)
+    return f"{year:04d}-{m + 1:02d}"
+
+
+def ts_to_datetime(ts: int, timezone: str) -> datetime | None:
+    if ts == NO_DATE:
+        return None
+    return datetime.fromtimestamp(ts, ZoneInfo(timezone))

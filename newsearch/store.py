@@ -1,0 +1,762 @@
+"""The narrow layer over Whoosh's storage: the index folder, its lock and commits, segments written
+straight from analysed documents, and fast bulk reads of postings, columns and stored fields.
+
+Everything that knows Whoosh's on-disk format (the ``whoosh3`` codec: blocks of pickled,
+zlib-compressed postings, a table of contents per commit) lives here, so that a maintained fork of
+Whoosh could replace it without touching the rest of newsearch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import pickle
+import struct
+import sys
+import threading
+import time
+import zlib
+from array import array
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
+
+from whoosh import columns as wcolumns
+from whoosh.codec.whoosh3 import (
+    WHOOSH3_HEADER_MAGIC,
+    W3Codec,
+    W3FieldWriter,
+    W3PostingsWriter,
+    W3TermInfo,
+)
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import TOC, EmptyIndexError, clean_files
+from whoosh.reading import SegmentReader, TermNotFound
+from whoosh.system import pack_ushort
+from whoosh.util.numeric import byte_to_length, length_to_byte
+
+from .errors import (
+    IndexLockedError,
+    IndexNotFoundError,
+    NotAnIndexError,
+    RebuildRequiredError,
+)
+from .schema import (
+    KEYWORD_FIELDS,
+    SCHEMA_VERSION,
+    SUB_FIELDS,
+    WORD_FIELDS,
+    Document,
+    IndexSettings,
+    NewsearchSchema,
+    encode_positions,
+)
+
+INDEX_NAME = "MAIN"
+#: A file that marks a folder as a newsearch index; ``--rebuild`` deletes nothing without it.
+MARKER = "NEWSEARCH"
+LOCK_FILE = "newsearch.lock"
+#: Posting lists this short are stored inside the term table instead of the postings file.
+INLINE_LIMIT = 8
+BLOCK_LIMIT = 128
+#: Blocks smaller than this are not worth compressing.
+MIN_COMPRESS = 64
+VOCAB_EXT = ".voc"
+
+_INT = struct.Struct("!i")
+#: W3TermInfo's fixed part: flags, total weight, doc freq, min/max length byte, max weight,
+#: first and last id.
+_TERMINFO = W3TermInfo._struct
+_LENGTHS = [byte_to_length(b) for b in range(256)]
+
+
+# --- the folder --------------------------------------------------------------------------------
+
+
+def folder_kind(folder: str) -> str:
+    """``missing``, ``empty``, ``newsearch`` (has the marker) or ``foreign``."""
+    if not os.path.exists(folder):
+        return "missing"
+    if not os.path.isdir(folder):
+        return "foreign"
+    if os.path.isfile(os.path.join(folder, MARKER)):
+        return "newsearch"
+    visible = [n for n in os.listdir(folder) if not n.startswith(".")]
+    return "foreign" if visible else "empty"
+
+
+def write_marker(folder: str) -> None:
+    path = os.path.join(folder, MARKER)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump({"format": "newsearch", "schema_version": SCHEMA_VERSION}, fh)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def remove_index_files(folder: str) -> None:
+    """Delete the files of a newsearch index (only called on a folder that has the marker)."""
+    for name in os.listdir(folder):
+        if name.startswith("."):
+            continue
+        path = os.path.join(folder, name)
+        if name.startswith(f"_{INDEX_NAME}_") or name.startswith(f"{INDEX_NAME}"):
+            if os.path.isdir(path):
+                _rmtree(path)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
+
+
+def _rmtree(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class WriteLock:
+    """One writer per index: an OS lock on a file, released by the OS when the process dies.
+
+    POSIX record locks (``lockf``) belong to the process, so worker processes forked while the
+    lock is held do not inherit it, and a killed indexer never leaves a lock behind.
+    """
+
+    def __init__(self, folder: str):
+        self.path = os.path.join(folder, LOCK_FILE)
+        self._fd: int | None = None
+
+    def acquire(self, wait: bool = False, poll: float = 0.2) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        while True:
+            if _try_lock(fd):
+                self._fd = fd
+                return
+            if not wait:
+                os.close(fd)
+                raise IndexLockedError(
+                    f"another newsearch process is writing to the index in {os.path.dirname(self.path)}"
+                    " (use --wait to wait for it)"
+                )
+            time.sleep(poll)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            _unlock(self._fd)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> WriteLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+try:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            return False
+
+    def _unlock(fd: int) -> None:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+
+except ImportError:  # pragma: no cover - Windows
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+            return True
+        except OSError:
+            return False
+
+    def _unlock(fd: int) -> None:
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+
+
+# --- table of contents -------------------------------------------------------------------------
+
+
+def storage_for(folder: str, readonly: bool = False) -> FileStorage:
+    return FileStorage(folder, readonly=readonly)
+
+
+def read_toc(folder: str, storage: FileStorage | None = None) -> TOC:
+    """The last commit of the index in ``folder``, checked to be a newsearch index of this version."""
+    kind = folder_kind(folder)
+    if kind in ("missing", "empty"):
+        raise IndexNotFoundError(f"no index in {folder} (build one with: newsearch index)")
+    if kind == "foreign":
+        raise NotAnIndexError(f"{folder} is not a newsearch index")
+    storage = storage or storage_for(folder, readonly=True)
+    try:
+        toc = TOC.read(storage, INDEX_NAME)
+    except EmptyIndexError as exc:
+        raise IndexNotFoundError(f"the index in {folder} has no commit yet") from exc
+    except Exception as exc:  # a truncated or foreign table of contents
+        raise NotAnIndexError(f"the index in {folder} cannot be read ({exc}); rebuild it") from exc
+    schema = toc.schema
+    if not isinstance(schema, NewsearchSchema):
+        raise NotAnIndexError(f"{folder} holds a Whoosh index that newsearch did not write")
+    if schema.newsearch_version != SCHEMA_VERSION:
+        raise RebuildRequiredError(
+            f"the index in {folder} was built by another newsearch version (index format "
+            f"{schema.newsearch_version}, this newsearch {SCHEMA_VERSION}); "
+            "rebuild it with: newsearch index --rebuild"
+        )
+    return toc
+
+
+def commit(storage: FileStorage, schema: NewsearchSchema, segments: list[Any], generation: int) -> None:
+    """Make ``segments`` the index: one atomic rename of a new table of contents."""
+    TOC(schema, segments, generation).write(storage, INDEX_NAME)
+
+
+def clean_up(storage: FileStorage, folder: str, generation: int, segments: list[Any]) -> None:
+    """Delete what no commit refers to: old tables of contents, orphan segments, temp files.
+
+    Only safe while holding the write lock and with no worker writing a segment.
+    """
+    clean_files(storage, INDEX_NAME, generation, segments)
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if name.endswith(".tmp") and os.path.isdir(path):
+            _rmtree(path)
+        elif name.startswith(f"_{INDEX_NAME}_") and ".toc." in name:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+
+
+# --- writing a segment -------------------------------------------------------------------------
+
+
+class _BulkPostingsWriter(W3PostingsWriter):
+    """Whoosh's postings writer, fed a whole posting list at a time instead of one posting."""
+
+    def write_list(
+        self, ids: list[int], weights: list[float], values: list[bytes] | None, lengths: list[int]
+    ) -> None:
+        n = len(ids)
+        for start in range(0, n, self._blocklimit):
+            end = start + self._blocklimit
+            self._fill(ids[start:end], weights[start:end], values[start:end] if values else None,
+                       lengths[start:end])
+            if end < n:
+                self._write_block()
+
+    def _fill(self, ids: list[int], weights: list[float], values: list[bytes] | None,
+              lengths: list[int]) -> None:
+        self._ids = array("I", ids)
+        self._weights = array("f", weights)
+        self._values = values if values is not None else []
+        self._minlength = min(lengths)
+        self._maxlength = max(lengths)
+        self._maxweight = max(weights)
+
+    def _write_block(self, last: bool = False) -> None:
+        if not self._blockcount:
+            self._postfile.write(WHOOSH3_HEADER_MAGIC)
+        self._terminfo.add_block(self)
+        data = (self._mini_ids(), self._mini_weights(), self._mini_values())
+        databytes = pickle.dumps(data, 2)
+        comp = self._compression if len(databytes) >= MIN_COMPRESS else 0
+        if comp:
+            databytes = zlib.compress(databytes, comp)
+        ids = self._ids
+        infobytes = pickle.dumps(
+            (len(ids), ids[-1], self._maxweight, comp, length_to_byte(self._minlength),
+             length_to_byte(self._maxlength)),
+            2,
+        )
+        blocklength = len(infobytes) + len(databytes)
+        if last:
+            blocklength = -blocklength
+        self._postfile.write_int(blocklength)
+        self._postfile.write(infobytes)
+        self._postfile.write(databytes)
+        self._blockcount += 1
+        self._new_block()
+
+
+class _BulkFieldWriter(W3FieldWriter):
+    def start_field(self, fieldname: str, fieldobj: Any) -> None:
+        super().start_field(fieldname, fieldobj)
+        codec = self._codec
+        self._postwriter = _BulkPostingsWriter(
+            self._postfile, codec._blocklimit, compression=codec._compression
+        )
+
+    def add_list(
+        self, btext: bytes, ids: list[int], weights: list[float], values: list[bytes] | None,
+        lengths: list[int],
+    ) -> None:
+        if len(ids) <= INLINE_LIMIT:
+            # Whoosh reads postings kept in the term table (a pickled tuple after the term info),
+            # though its own writer never stores them there; most terms of a segment have one
+            # or two postings, and this saves a block, a seek and a decompression for each.
+            info = _TERMINFO.pack(
+                1, sum(weights), len(ids), length_to_byte(min(lengths)),
+                length_to_byte(max(lengths)), max(weights), ids[0], ids[-1],
+            )
+            inlined = (tuple(ids), tuple(weights), tuple(values) if values else ())
+            self._tindex.add(pack_ushort(self._fieldid) + btext, info + pickle.dumps(inlined, 2))
+            return
+        self.start_term(btext)
+        self._postwriter.write_list(ids, weights, values, lengths)
+        self.finish_term()
+
+
+class SegmentBuilder:
+    """Collects analysed documents in memory and writes them as one Whoosh segment.
+
+    Postings are kept per term in compact arrays (about 14 bytes a posting), so a worker can hold
+    a large batch and the index ends up with few segments.
+    """
+
+    def __init__(self, storage: FileStorage, schema: NewsearchSchema):
+        self.storage = storage
+        self.schema = schema
+        self.codec = W3Codec(blocklimit=BLOCK_LIMIT)
+        self.segment = self.codec.new_segment(storage, INDEX_NAME)
+        self._pdw = self.codec.per_document_writer(storage, self.segment)
+        # word field: term -> [docnums, frequencies, positions bytes]
+        self._words: dict[str, dict[str, tuple[array[int], array[int], bytearray]]] = {
+            name: {} for name in WORD_FIELDS
+        }
+        # sub-word field: term -> [docnums, counts]
+        self._subs: dict[str, dict[str, tuple[array[int], array[int]]]] = {
+            name: {} for name in SUB_FIELDS.values()
+        }
+        # path and keyword fields: term -> docnums
+        self._keys: dict[str, dict[str, array[int]]] = {name: {} for name in ("path", *KEYWORD_FIELDS)}
+        self._lengths: dict[str, array[int]] = {
+            name: array("I") for name in (*WORD_FIELDS, *SUB_FIELDS.values())
+        }
+        self._columns = {name: schema[name].column_type for name in ("date_ts", "month", "state")}
+        self.count = 0
+        self.text_bytes = 0
+
+    def add(self, doc: Document) -> None:
+        n = self.count
+        schema = self.schema
+        pdw = self._pdw
+        pdw.start_doc(n)
+        pdw.add_field("path", schema["path"], doc.path, 0)
+        self._keys["path"][doc.path] = array("I", [n])
+        for fname in WORD_FIELDS:
+            counts = doc.words[fname]
+            pdw.add_field(fname, schema[fname], doc.stored.get(fname), counts.length)
+            self._lengths[fname].append(counts.length)
+            post = self._words[fname]
+            for term, plist in counts.words.items():
+                entry = post.get(term)
+                if entry is None:
+                    entry = post[term] = (array("I"), array("I"), bytearray())
+                entry[0].append(n)
+                entry[1].append(len(plist))
+                entry[2].extend(encode_positions(plist))
+            sname = SUB_FIELDS[fname]
+            sublength = sum(counts.subs.values())
+            pdw.add_field(sname, schema[sname], None, sublength)
+            self._lengths[sname].append(sublength)
+            spost = self._subs[sname]
+            for term, c in counts.subs.items():
+                sentry = spost.get(term)
+                if sentry is None:
+                    sentry = spost[term] = (array("I"), array("I"))
+                sentry[0].append(n)
+                sentry[1].append(c)
+        for fname in KEYWORD_FIELDS:
+            pdw.add_field(fname, schema[fname], doc.stored.get(fname), 0)
+            kpost = self._keys[fname]
+            for term in doc.keywords[fname]:
+                kentry = kpost.get(term)
+                if kentry is None:
+                    kentry = kpost[term] = array("I")
+                kentry.append(n)
+        for fname in ("url", "source_url", "date"):
+            pdw.add_field(fname, schema[fname], doc.stored.get(fname), 0)
+        cols = self._columns
+        pdw.add_column_value("date_ts", cols["date_ts"], doc.date_ts)
+        pdw.add_column_value("month", cols["month"], doc.month)
+        pdw.add_column_value("state", cols["state"], doc.state)
+        pdw.finish_doc()
+        self.count += 1
+        self.text_bytes += doc.text_bytes
+
+    def finish(self) -> Any:
+        """Write the segment's files (one compound file) and return the segment object."""
+        self._pdw.close()
+        fw = _BulkFieldWriter(self.codec, self.storage, self.segment)
+        schema = self.schema
+        # Field ids are given in the order fields are started; the term table wants its keys
+        # (field id, term) in ascending order, so every field is written in one go.
+        for fname in ("path", *KEYWORD_FIELDS):
+            post = self._keys[fname]
+            if not post:
+                continue
+            fw.start_field(fname, schema[fname])
+            for term in sorted(post):
+                ids = post[term].tolist()
+                fw.add_list(term.encode("utf-8", "surrogatepass"), ids, [1.0] * len(ids), None,
+                            [0] * len(ids))
+            fw.finish_field()
+        for fname in WORD_FIELDS:
+            self._write_words(fw, fname)
+            self._write_subs(fw, SUB_FIELDS[fname])
+        fw.close()
+        for fname in WORD_FIELDS:
+            terms = sorted(self._words[fname])
+            blob = ("\n" + "\n".join(terms) + "\n").encode("utf-8", "surrogatepass")
+            with self.segment.create_file(self.storage, f".{fname}{VOCAB_EXT}") as fh:
+                fh.write(zlib.compress(blob, 1))
+        self._words.clear()
+        self._subs.clear()
+        self._keys.clear()
+        self.segment.set_doc_count(self.count)
+        self.segment.create_compound_file(self.storage)
+        return self.segment
+
+    def _write_words(self, fw: _BulkFieldWriter, fname: str) -> None:
+        post = self._words[fname]
+        if not post:
+            return
+        lengths = self._lengths[fname]
+        fw.start_field(fname, self.schema[fname])
+        for term in sorted(post):
+            docs, freqs, posbytes = post[term]
+            ids = docs.tolist()
+            counts = freqs.tolist()
+            if len(ids) == 1:
+                values = [bytes(posbytes)]
+            else:
+                ends = list(accumulate(c * 4 for c in counts))
+                values = [bytes(posbytes[e - c * 4 : e]) for e, c in zip(ends, counts, strict=True)]
+            fw.add_list(term.encode("utf-8", "surrogatepass"), ids, [float(c) for c in counts],
+                        values, [lengths[i] for i in ids])
+        fw.finish_field()
+
+    def _write_subs(self, fw: _BulkFieldWriter, fname: str) -> None:
+        post = self._subs[fname]
+        if not post:
+            return
+        lengths = self._lengths[fname]
+        fw.start_field(fname, self.schema[fname])
+        for term in sorted(post):
+            docs, counts = post[term]
+            ids = docs.tolist()
+            fw.add_list(term.encode("utf-8", "surrogatepass"), ids, [float(c) for c in counts],
+                        None, [lengths[i] for i in ids])
+        fw.finish_field()
+
+    def cancel(self) -> None:
+        """Remove the files written so far (a failed batch)."""
+        with contextlib.suppress(Exception):
+            self._pdw.close()
+        for name in self.segment.list_files(self.storage):
+            with contextlib.suppress(OSError):
+                self.storage.delete_file(name)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Postings:
+    """One term's postings over the whole index: global docnums, weights, optional values."""
+
+    docs: list[int]
+    weights: list[float]
+    values: list[bytes] | None = None
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+
+EMPTY = Postings([], [], None)
+
+
+class SegmentView:
+    """One segment of a snapshot: its reader and where its documents start."""
+
+    def __init__(self, storage: FileStorage, schema: NewsearchSchema, segment: Any, offset: int,
+                 generation: int):
+        self.segment = segment
+        self.reader = SegmentReader(storage, schema, segment, generation=generation)
+        self.offset = offset
+        self.count = segment.doc_count_all()
+        deleted = segment.deleted_docs()
+        self.deleted = frozenset(deleted) if deleted else frozenset()
+        self.files = self.reader.storage()
+        self._postfile: Any = None
+
+    def term_info(self, fieldname: str, tbytes: bytes) -> Any:
+        try:
+            return self.reader.term_info(fieldname, tbytes)
+        except (TermNotFound, KeyError):
+            return None
+
+    def postings(self, fieldname: str, tbytes: bytes, want_values: bool) -> tuple[list[int], list[float], list[bytes] | None] | None:
+        info = self.term_info(fieldname, tbytes)
+        if info is None:
+            return None
+        if info.is_inlined():
+            ids, weights, values = info.inlined_postings()
+            ids, weights = list(ids), list(weights)
+            vals = list(values) if want_values else None
+        else:
+            if self._postfile is None:
+                self._postfile = self.segment.open_file(self.files, W3Codec.POSTS_EXT)
+            offset, length = info.extent()
+            if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length unpacked
+                length = length[0]
+            ids, weights, vals = _read_blocks(self._postfile.get(offset, length), want_values)
+        if self.deleted:
+            keep = [i for i, d in enumerate(ids) if d not in self.deleted]
+            if len(keep) != len(ids):
+                ids = [ids[i] for i in keep]
+                weights = [weights[i] for i in keep]
+                if vals is not None:
+                    vals = [vals[i] for i in keep]
+        if self.offset:
+            off = self.offset
+            ids = [d + off for d in ids]
+        return ids, weights, vals
+
+    def numeric_column(self, fieldname: str, typecode: str, default: int) -> array[int]:
+        name = W3Codec.column_filename(self.segment, fieldname)
+        size = struct.calcsize(typecode)
+        a = array(typecode)
+        if self.files.file_exists(name):
+            with self.files.open_file(name) as fh:
+                data = fh.read()
+            usable = len(data) - len(data) % size
+            a.frombytes(data[:usable])
+            if a.itemsize > 1 and sys.byteorder == "little":  # columns are big-endian
+                a.byteswap()
+        if len(a) < self.count:
+            a.extend([default] * (self.count - len(a)))
+        return a[: self.count]
+
+    def lengths(self, fieldname: str) -> list[int]:
+        raw = self.numeric_column(f"_{fieldname}_len", "B", 0)
+        table = _LENGTHS
+        return [table[b] for b in raw]
+
+    def vocabulary(self, fieldname: str) -> str:
+        name = self.segment.make_filename(f".{fieldname}{VOCAB_EXT}")
+        if not self.files.file_exists(name):
+            return "\n"
+        with self.files.open_file(name) as fh:
+            return zlib.decompress(fh.read()).decode("utf-8")
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def _read_blocks(data: bytes, want_values: bool) -> tuple[list[int], list[float], list[bytes] | None]:
+    """Decode a whole on-disk posting list (Whoosh's whoosh3 block format) in bulk."""
+    ids: list[int] = []
+    weights: list[float] = []
+    values: list[bytes] | None = [] if want_values else None
+    pos = 4  # header magic
+    end = len(data)
+    loads = pickle.loads
+    while pos < end:
+        (blen,) = _INT.unpack_from(data, pos)
+        pos += 4
+        last = blen < 0
+        blen = -blen if last else blen
+        buf = io.BytesIO(data[pos : pos + blen])
+        count, _maxid, _maxw, comp, _mn, _mx = pickle.load(buf)
+        body = buf.read()
+        if comp:
+            body = zlib.decompress(body)
+        bids, bweights, bvalues = loads(body)
+        ids.extend(accumulate(bids))
+        if bweights is None:
+            weights.extend([1.0] * count)
+        elif isinstance(bweights, float):
+            weights.extend([bweights] * count)
+        else:
+            weights.extend(bweights)
+        if values is not None and bvalues:
+            values.extend(bvalues)
+        pos += blen
+        if last:
+            break
+    return ids, weights, values
+
+
+class Snapshot:
+    """A read-only view of one commit of the index, with caches for repeated queries.
+
+    Searches may run while another process indexes: the snapshot keeps the files of its commit
+    open, and a commit never rewrites a file in place.
+    """
+
+    def __init__(self, folder: str, *, cache_postings: int = 4_000_000):
+        self.folder = folder
+        last_error: Exception | None = None
+        for attempt in range(8):
+            try:
+                self._open(folder)
+                break
+            except (FileNotFoundError, OSError) as exc:
+                # A commit in another process removed files of the commit we were opening.
+                last_error = exc
+                time.sleep(0.05 * (attempt + 1))
+        else:
+            raise NotAnIndexError(f"cannot open the index in {folder}: {last_error}")
+        self._cache: OrderedDict[tuple[str, str, bool], Postings] = OrderedDict()
+        self._cache_size = 0
+        self._cache_limit = cache_postings
+        self._memo: dict[Any, Any] = {}
+        self._lock = threading.RLock()
+
+    def _open(self, folder: str) -> None:
+        self.storage = storage_for(folder, readonly=True)
+        toc = read_toc(folder, self.storage)
+        self.schema: NewsearchSchema = toc.schema
+        self.settings: IndexSettings = self.schema.settings()
+        self.generation = toc.generation
+        views = []
+        offset = 0
+        try:
+            for seg in toc.segments:
+                views.append(SegmentView(self.storage, self.schema, seg, offset, toc.generation))
+                offset += seg.doc_count_all()
+        except BaseException:
+            for v in views:
+                v.close()
+            raise
+        self.segments = views
+        self.doc_count_all = offset
+        self.doc_count = offset - sum(len(v.deleted) for v in views)
+
+    # postings ---------------------------------------------------------------------------------
+
+    def postings(self, fieldname: str, term: str, values: bool = False) -> Postings:
+        key = (fieldname, term, values)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+            if not values:
+                hit = self._cache.get((fieldname, term, True))
+                if hit is not None:
+                    return hit
+        tbytes = term.encode("utf-8", "surrogatepass")
+        docs: list[int] = []
+        weights: list[float] = []
+        vals: list[bytes] | None = [] if values else None
+        for view in self.segments:
+            got = view.postings(fieldname, tbytes, values)
+            if got is None:
+                continue
+            docs.extend(got[0])
+            weights.extend(got[1])
+            if vals is not None and got[2] is not None:
+                vals.extend(got[2])
+        result = Postings(docs, weights, vals) if docs else EMPTY
+        with self._lock:
+            self._cache[key] = result
+            self._cache_size += len(docs) + 1
+            while self._cache_size > self._cache_limit and self._cache:
+                _, old = self._cache.popitem(last=False)
+                self._cache_size -= len(old.docs) + 1
+        return result
+
+    def has_term(self, fieldname: str, term: str) -> bool:
+        return bool(self.postings(fieldname, term).docs)
+
+    # per-document values ------------------------------------------------------------------------
+
+    def memo(self, key: Any, make: Any) -> Any:
+        """A value computed once per snapshot (columns, vocabularies, statistics)."""
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]
+        value = make()
+        with self._lock:
+            self._memo[key] = value
+        return value
+
+    def numeric_column(self, fieldname: str) -> list[int]:
+        col = self.schema[fieldname].column_type
+        assert isinstance(col, wcolumns.NumericColumn)
+
+        def make() -> list[int]:
+            out: list[int] = []
+            for v in self.segments:
+                out.extend(v.numeric_column(fieldname, col._typecode, col._default))
+            return out
+
+        return self.memo(("col", fieldname), make)
+
+    def field_lengths(self, fieldname: str) -> list[int]:
+        def make() -> list[int]:
+            out: list[int] = []
+            for v in self.segments:
+                out.extend(v.lengths(fieldname))
+            return out
+
+        return self.memo(("len", fieldname), make)
+
+    def average_length(self, fieldname: str) -> float:
+        def make() -> float:
+            total = sum(v.reader.field_length(fieldname) for v in self.segments)
+            count = sum(v.count for v in self.segments)
+            return total / count if count else 0.0
+
+        return self.memo(("avg", fieldname), make)
+
+    def vocabularies(self, fieldname: str) -> list[str]:
+        return self.memo(("voc", fieldname), lambda: [v.vocabulary(fieldname) for v in self.segments])
+
+    def is_deleted(self, docnum: int) -> bool:
+        view, local = self._locate(docnum)
+        return local in view.deleted
+
+    def live_docs(self) -> Iterator[int]:
+        for v in self.segments:
+            for local in range(v.count):
+                if local not in v.deleted:
+                    yield v.offset + local
+
+    def _locate(self, docnum: int) -> tuple[SegmentView, int]:
+        for v in self.segments:
+            if docnum < v.offset + v.count:
+                return v, docnum - v.offset
+        raise IndexError(docnum)
+
+    def stored(self, docnum: int) -> dict[str, Any]:
+        view, local = self._locate(docnum)
+        with self._lock:
+            return dict(view.reader.stored_fields(local))
+
+    def state_column(self) -> Iterator[tuple[int, bytes]]:
+        """(docnum, state bytes) of every live document."""
+        for v in self.segments:
+            reader = v.reader.column_reader("state", translate=False)
+            for local in range(v.count):
+                if local not in v.deleted:
+                    yield v.offset + local, reader[local]
+
+    def close(self) -> None:
+        for v in self.segments:
+            with contextlib.suppress(Exception):
+                v.close()
+        self.segments = []
+        self._cache.clear()
+        self._memo.clear()
