@@ -28,19 +28,29 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 
 #: Bump when tokens for the same text change; an index built with another version must be rebuilt.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 3
 
 _HAN = "\u4e00-\u9fd5"
 _OTHER_IDEOGRAPHS = "\u3007\u3400-\u4dbf\u9fd6-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _ALNUM = rf"[^\W_{_HAN}{_OTHER_IDEOGRAPHS}]"
 #: One match per unit: a Han run, one other ideograph, or a letters-and-digits token in which a
-#: dot between digits stays inside (``3.5``, ``v2.0``).
+#: dot between digits stays inside (``3.5``, ``v2.0``, ``1.5g``). Two such tokens are never
+#: adjacent without a separator between them.
 _UNIT_RE = re.compile(
-    rf"([{_HAN}]+)|([{_OTHER_IDEOGRAPHS}])|({_ALNUM}+(?:(?<=[0-9])\.[0-9]+)*)"
+    rf"([{_HAN}]+)|([{_OTHER_IDEOGRAPHS}])|({_ALNUM}+(?:(?<=[0-9])\.[0-9]{_ALNUM}*)*)"
 )
 _HAN_RE = re.compile(f"[{_HAN}]")
+#: Between two letter-or-digit tokens, a token string keeps this mark: ``5 g`` is two tokens,
+#: ``5g`` one, and a literal match must not join them.
+BOUNDARY = "\x00"
+_ALNUM_CHAR = _ALNUM
+#: A run of characters that separates units ('.' only when not between two digits).
+_SEPARATOR = rf"(?:[^\w{_OTHER_IDEOGRAPHS}.\x00]|_|(?<![0-9])\.|\.(?![0-9]))+"
+_ALNUM_GAP_RE = re.compile(rf"(?<={_ALNUM_CHAR}){_SEPARATOR}(?={_ALNUM_CHAR})")
+_SEPARATOR_RE = re.compile(_SEPARATOR)
 
 #: Unicode blocks whose characters OpenCC may convert.
 _CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))
@@ -57,7 +67,8 @@ def build_normalization_table() -> dict[int, int]:
     """
     t2s = _opencc_t2s_characters()
     table: dict[int, int] = {}
-    for cp in range(0x110000):
+    # Nothing above U+2FFFF changes under NFKC or lower case.
+    for cp in range(0x30000):
         if 0xD800 <= cp <= 0xDFFF:
             continue
         ch = chr(cp)
@@ -128,6 +139,10 @@ class Segmenter:
     def cut_many(self, runs: list[str]) -> list[list[str]]:
         return [self.cut(run) for run in runs]
 
+    def short_words(self) -> frozenset[str]:
+        """The dictionary's two- and three-character words (literal matching across words)."""
+        raise NotImplementedError
+
 
 class JiebaSegmenter(Segmenter):
     """The reference: jieba itself, with an optional user dictionary."""
@@ -147,6 +162,9 @@ class JiebaSegmenter(Segmenter):
     def is_word(self, gram: str) -> bool:
         return bool(self._freq.get(gram))
 
+    def short_words(self) -> frozenset[str]:
+        return frozenset(w for w, f in self._freq.items() if f and 2 <= len(w) <= 3)
+
 
 class RJiebaSegmenter(Segmenter):
     """jieba's algorithm and dictionary in Rust (jieba-rs): the same words, 10-20x faster."""
@@ -165,6 +183,9 @@ class RJiebaSegmenter(Segmenter):
     def is_word(self, gram: str) -> bool:
         return self._has_word(gram)
 
+    def short_words(self) -> frozenset[str]:
+        return _jieba_dict_short_words()
+
     def cut_many(self, runs: list[str]) -> list[list[str]]:
         # One call for all runs of a text: jieba never joins words across a line break, so the
         # runs are cut exactly as one by one, without the per-call overhead.
@@ -176,6 +197,18 @@ class RJiebaSegmenter(Segmenter):
             else:
                 out[-1].append(w)
         return out
+
+
+@lru_cache(maxsize=1)
+def _jieba_dict_short_words() -> frozenset[str]:
+    """Two- and three-character words of jieba's main dictionary, the one rjieba embeds too."""
+    import os
+
+    import jieba
+
+    path = os.path.join(os.path.dirname(jieba.__file__), "dict.txt")
+    with open(path, encoding="utf-8") as fh:
+        return frozenset(w for w in (line.split(" ", 1)[0] for line in fh) if 2 <= len(w) <= 3)
 
 
 def _load_user_dict(tokenizer: object, content: str) -> None:
@@ -242,6 +275,10 @@ class TermCounts:
     words: dict[str, list[int]]
     #: Sub-word -> number of occurrences.
     subs: dict[str, int]
+    #: Two- and three-character dictionary words that straddle a boundary between precise
+    #: words (``其中|国家`` holds ``中国``): with them and the sub-words, such a word is found
+    #: literally wherever it occurs, without looking at positions.
+    joins: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -297,6 +334,7 @@ class Analyzer:
         self._user_dict = settings.user_dict
         self._prefer_fast = prefer_fast
         self._segmenter: Segmenter | None = None
+        self._bigrams: frozenset[str] | None = None
 
     @property
     def segmenter(self) -> Segmenter:
@@ -321,7 +359,7 @@ class Analyzer:
         units = list(self._units(norm))
         runs = [u[1] for u in units if u[0]]
         cuts = iter(self.segmenter.cut_many(runs) if runs else [])
-        is_word = self.segmenter.is_word
+        is_word = self._short_words.__contains__ if subwords else self.segmenter.is_word
         out: list[Token] = []
         pos = 0
         for han, unit, start in units:
@@ -364,13 +402,32 @@ class Analyzer:
             else:
                 p.append(i)
         subs: dict[str, int] = {}
-        is_word = self.segmenter.is_word
+        is_word = self._short_words.__contains__
         for w, plist in positions.items():
             if len(w) > 2 and _HAN_RE.match(w):
                 n = len(plist)
                 for _, gram in _subwords(w, is_word):
                     subs[gram] = subs.get(gram, 0) + n
-        return TermCounts(len(words), positions, subs)
+        joins: frozenset[str] = frozenset()
+        if len(words) > 1:
+            flat = "".join(words)
+            bounds = list(accumulate(map(len, words[:-1])))
+            # Every 2- and 3-character piece that crosses a boundary b starts at b-1 or b-2.
+            grams = {flat[b - 1 : b + 1] for b in bounds}
+            grams.update([flat[b - 1 : b + 2] for b in bounds])
+            grams.update([flat[b - 2 : b + 1] for b in bounds if b >= 2])
+            joins = self._short_words.intersection(grams)
+        return TermCounts(len(words), positions, subs, joins)
+
+    @property
+    def _short_words(self) -> frozenset[str]:
+        if self._bigrams is None:
+            self._bigrams = self.segmenter.short_words()
+        return self._bigrams
+
+    def is_word(self, text: str) -> bool:
+        """Whether ``text`` (normalised) is a word of the segmenter's dictionary."""
+        return self.segmenter.is_word(text)
 
     def query_words(self, text: str) -> list[str]:
         """The distinct precise-mode words of a query, in order."""
@@ -383,6 +440,12 @@ class Analyzer:
         """(unit, start) of every unit of an already normalised text."""
         for m in _UNIT_RE.finditer(norm):
             yield m.group(), m.start()
+
+    def token_string(self, text: str) -> str:
+        """``text`` as literal matching sees it: normalised, separators dropped, and a BOUNDARY
+        between two letter-or-digit tokens (so ``5 G`` does not read as ``5g``)."""
+        norm = self.normalize(text).replace(BOUNDARY, " ")
+        return _SEPARATOR_RE.sub("", _ALNUM_GAP_RE.sub(BOUNDARY, norm))
 
     def units(self, text: str) -> list[Unit]:
         """A query piece as units that are matched literally (normalised, separators dropped)."""

@@ -10,8 +10,8 @@ import heapq
 import os
 import threading
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -61,10 +61,16 @@ class IndexInfo:
 
 @dataclass
 class _ClauseEval:
+    """One clause, evaluated: the posts it matches and what the ranking needs to know."""
+
     clause: Clause
     docs: set[int]
-    literal: frozenset[int]
-    words: list[str]
+    #: Posts known to hold the clause's text literally, and posts that may (checked lazily).
+    exact: frozenset[int] = frozenset()
+    maybe: frozenset[int] = frozenset()
+    words: list[str] = field(default_factory=list)
+    piece: str = ""
+    fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -188,37 +194,38 @@ class SearchIndex:
         for clause in parsed.excluded:
             matches -= self._exclusion(clause)
 
-        ranked = self._rank(matches, soft, evals, sort)
-        total = len(ranked)
         offset = (page - 1) * (limit or 0)
-        page_items = ranked[offset : offset + limit] if limit else ranked[offset:]
+        wanted = None if limit is None else offset + limit
+        ranked = self._rank(matches, soft, evals, sort, wanted)
+        page_items = ranked[offset:wanted]
         hq = self._highlight_query(parsed)
         textual = bool(soft or required)
         hits = tuple(
             self._hit(r, hq, offset + i + 1, len(soft), textual) for i, r in enumerate(page_items)
         )
         facet_counts = self._facets(matches) if facets else None
-        return SearchResults(query=query, total=total, page=page, limit=limit, hits=hits,
+        return SearchResults(query=query, total=len(matches), page=page, limit=limit, hits=hits,
                              facets=facet_counts)
 
     def _eval(self, clause: Clause) -> _ClauseEval:
         m = self._matcher
         if clause.kind in (CATEGORY, TAG):
-            field = "categories" if clause.kind == CATEGORY else "tags"
-            return _ClauseEval(clause, m.keyword_docs(field, clause.text), frozenset(), [])
+            name = "categories" if clause.kind == CATEGORY else "tags"
+            return _ClauseEval(clause, m.keyword_docs(name, clause.text))
         piece = m.piece(clause.text)
         words = self._analyzer.query_words(clause.text)
-        if clause.kind == TITLE:
-            literal = m.literal("title", piece)
-            docs = set(literal)
-            if words:
-                in_title = [self._title_docs(w) for w in words]
-                docs |= set.intersection(*in_title)
-            return _ClauseEval(clause, docs, literal, words)
-        literal = m.literal("title", piece) | m.literal("text", piece)
-        if clause.kind == PHRASE:
-            return _ClauseEval(clause, set(literal), literal, words)
-        docs = set(literal)
+        fields = ("title",) if clause.kind == TITLE else ("title", "text")
+        lits = {f: m.literal(f, piece) for f in fields}
+        exact = frozenset().union(*(lit.exact for lit in lits.values()))
+        maybe = frozenset().union(*(lit.maybe for lit in lits.values())) - exact
+        if clause.kind in (PHRASE, TITLE):
+            # These must match: every candidate is checked now.
+            exact = exact | self._verify(piece, lits, maybe)
+            docs = set(exact)
+            if clause.kind == TITLE and words:
+                docs |= set.intersection(*(self._title_docs(w) for w in words))
+            return _ClauseEval(clause, docs, exact, frozenset(), words, piece, fields)
+        docs = set(exact)
         if words:
             n = self._snap.doc_count or 1
             hits = [m.word_hits(w) for w in words]
@@ -228,7 +235,19 @@ class SearchIndex:
                     docs.update(h.tf)
             else:
                 docs |= set.intersection(*(set(h.tf) for h in hits))
-        return _ClauseEval(clause, docs, literal, words)
+        # A post that may hold the piece only across words, and has none of its words, matches
+        # only if it really holds the piece: check those now; the others wait for the ranking.
+        docs |= self._verify(piece, lits, maybe - docs)
+        return _ClauseEval(clause, docs, exact, maybe, words, piece, fields)
+
+    def _verify(self, piece: str, lits: dict[str, Any], docs: Iterable[int]) -> frozenset[int]:
+        docs = set(docs)
+        out: set[int] = set()
+        for name, lit in lits.items():
+            todo = (docs & lit.maybe) - out
+            if todo:
+                out |= self._matcher.verify(name, piece, todo)
+        return frozenset(out)
 
     def _title_docs(self, word: str) -> set[int]:
         snap = self._snap
@@ -239,9 +258,11 @@ class SearchIndex:
         if clause.kind in (CATEGORY, TAG):
             return m.keyword_docs("categories" if clause.kind == CATEGORY else "tags", clause.text)
         piece = m.piece(clause.text)
-        if clause.kind == TITLE:
-            return set(m.literal("title", piece))
-        return set(m.literal("title", piece) | m.literal("text", piece))
+        fields = ("title",) if clause.kind == TITLE else ("title", "text")
+        out: set[int] = set()
+        for f in fields:
+            out |= m.literal_docs(f, piece)
+        return out
 
     def _in_dates(self, docs: set[int], start: datetime | None, stop: datetime | None) -> set[int]:
         ts = self._snap.numeric_column("date_ts")
@@ -252,52 +273,137 @@ class SearchIndex:
     # --- ranking --------------------------------------------------------------------------------
 
     def _rank(self, docs: set[int], soft: list[list[_ClauseEval]], evals: list[list[_ClauseEval]],
-              sort: str) -> list[_Ranked]:
+              sort: str, wanted: int | None) -> list[_Ranked]:
+        """The first ``wanted`` matches in order (all of them when ``wanted`` is None).
+
+        Relevance order is: more keywords found literally, then a larger share of the words,
+        then BM25F, then newer, then path. Posts that may hold a keyword literally only across
+        words are checked lazily, as they reach the top.
+        """
+        if not docs:
+            return []
         m = self._matcher
         words: dict[str, None] = {}
         for g in evals:
             for e in g:
                 for w in e.words:
                     words.setdefault(w, None)
-        scores: dict[int, float] = dict.fromkeys(docs, 0.0)
-        present: dict[str, dict[int, float]] = {}
+        # Everything below is per matching post: walk whichever is smaller, a word's postings
+        # or the matches.
+        scores: dict[int, float] = {}
+        present: dict[str, set[int]] = {}
         for w in words:
             h = m.word_hits(w)
-            present[w] = h.tf
-            if not h.df:
-                continue
-            idf = m.idf(h.df)
-            for d, tf in h.tf.items():
-                if d in scores:
-                    scores[d] += bm25(idf, tf)
-        ranked: list[_Ranked] = []
-        for d, score in scores.items():
-            literal = 0
-            coverage = 0.0
-            for g in soft:
-                best = 0.0
-                hit_literal = False
-                for e in g:
-                    if d in e.literal:
-                        hit_literal = True
-                    if e.words:
-                        have = sum(1 for w in e.words if d in present[w])
-                        best = max(best, have / len(e.words))
-                    elif d in e.docs:
-                        best = 1.0
-                literal += hit_literal
-                coverage += best
-            ranked.append(_Ranked(d, literal, coverage, score))
+            tf = h.tf
+            if len(tf) <= len(docs):
+                present[w] = {d for d in tf if d in docs}
+            else:
+                present[w] = {d for d in docs if d in tf}
+            if h.df:
+                idf = m.idf(h.df)
+                get = scores.get
+                for d in present[w]:
+                    scores[d] = get(d, 0.0) + bm25(idf, tf[d])
         ts = self._snap.numeric_column("date_ts")
         order = self._path_order()
+        if sort != "relevance" or not soft:
+            return self._top(docs, wanted, scores, ts, order, sort)
+        # Per post: keywords surely literal, keywords maybe literal, share of words found.
+        sure: dict[int, int] = {}
+        could: dict[int, int] = {}
+        cover: dict[int, float] = {}
+        for g in soft:
+            g_sure = frozenset().union(*(e.exact for e in g)) & docs
+            g_could = (frozenset().union(*(e.maybe for e in g)) & docs) - g_sure
+            for d in g_sure:
+                sure[d] = sure.get(d, 0) + 1
+            for d in g_could:
+                could[d] = could.get(d, 0) + 1
+            best: dict[int, float] = {}
+            for e in g:
+                if not e.words:
+                    continue
+                counts: dict[int, int] = {}
+                for w in e.words:
+                    for d in present[w]:
+                        counts[d] = counts.get(d, 0) + 1
+                k = len(e.words)
+                for d, c in counts.items():
+                    if c / k > best.get(d, 0.0):
+                        best[d] = c / k
+            for d, v in best.items():
+                cover[d] = cover.get(d, 0.0) + v
+        buckets: dict[tuple[int, float], list[int]] = {}
+        for d in docs:
+            key = (sure.get(d, 0) + could.get(d, 0), round(cover.get(d, 0.0), 6))
+            buckets.setdefault(key, []).append(d)
+        literal: dict[int, int] = {}
+        out: list[_Ranked] = []
+        done: set[tuple[int, float]] = set()
+        while buckets:
+            key = max(buckets)
+            bucket = buckets.pop(key)
+            done.add(key)
+            need = None if wanted is None else wanted - len(out)
+            for d in self._order_bucket(bucket, need, scores, ts, order):
+                if d in could and d not in literal:
+                    true = sure.get(d, 0) + self._literal_count(d, soft)
+                    literal[d] = true
+                    if true < key[0]:
+                        demoted = (true, key[1])
+                        buckets.setdefault(demoted, []).append(d)
+                        continue
+                out.append(_Ranked(d, key[0], key[1], scores.get(d, 0.0)))
+                if wanted is not None and len(out) >= wanted:
+                    return out
+        return out
+
+    def _literal_count(self, d: int, soft: list[list[_ClauseEval]]) -> int:
+        """How many soft groups hold ``d`` literally only across words (checked on the text)."""
+        n = 0
+        for g in soft:
+            if any(d in e.exact for e in g):
+                continue
+            for e in g:
+                if d in e.maybe and any(
+                    self._matcher.verify(f, e.piece, (d,)) for f in e.fields
+                ):
+                    n += 1
+                    break
+        return n
+
+    def _order_bucket(self, bucket: list[int], need: int | None, scores: dict[int, float],
+                      ts: list[int], order: list[int]) -> Iterator[int]:
+        """Posts of one bucket by score, then newer, then path. When only the first few are
+        needed, only those (and the ties at the cut) are sorted; the rest follow if lazily
+        checked posts leave the bucket."""
+
+        def key(d: int) -> tuple[float, int, int]:
+            return (-scores.get(d, 0.0), -ts[d], order[d])
+
+        if need is None or len(bucket) <= 4 * need + 64:
+            yield from sorted(bucket, key=key)
+            return
+        score = scores.get
+        head = heapq.nlargest(2 * need + 16, bucket, key=lambda d: score(d, 0.0))
+        floor = score(head[-1], 0.0)
+        # Everything above the floor is in the head; ties at the floor may not be.
+        chosen = {d for d in head if score(d, 0.0) > floor}
+        chosen.update(d for d in bucket if score(d, 0.0) == floor)
+        yield from sorted(chosen, key=key)
+        rest = [d for d in bucket if d not in chosen]
+        yield from sorted(rest, key=key)
+
+    def _top(self, docs: set[int], wanted: int | None, scores: dict[int, float], ts: list[int],
+             order: list[int], sort: str) -> list[_Ranked]:
         if sort == "newest":
-            key: Any = lambda r: (-ts[r.docnum], order[r.docnum])  # noqa: E731
+            key: Any = lambda d: (-ts[d], order[d])  # noqa: E731
         elif sort == "oldest":
-            key = lambda r: (ts[r.docnum] if ts[r.docnum] != NO_DATE else 2**62, order[r.docnum])  # noqa: E731
+            key = lambda d: (ts[d] if ts[d] != NO_DATE else 2**62, order[d])  # noqa: E731
         else:
-            key = lambda r: (-r.literal, -round(r.coverage, 6), -r.score, -ts[r.docnum],  # noqa: E731
-                             order[r.docnum])
-        return sorted(ranked, key=key)
+            key = lambda d: (-scores.get(d, 0.0), -ts[d], order[d])  # noqa: E731
+        chosen = sorted(docs, key=key) if wanted is None else heapq.nsmallest(wanted, docs, key=key)
+        return [_Ranked(d, 0, 0.0, scores.get(d, 0.0)) for d in chosen]
 
     def _path_order(self) -> list[int]:
         """Rank of each document's path in sorting order: the final tie-breaker."""

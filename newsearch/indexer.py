@@ -34,7 +34,7 @@ from .schema import (
 
 #: Batches are cut by bytes of post files; each becomes one segment.
 MIN_BATCH_BYTES = 1 << 20
-MAX_BATCH_BYTES = 24 << 20
+MAX_BATCH_BYTES = 32 << 20
 #: Workers report progress after this many posts.
 PROGRESS_EVERY = 25
 
@@ -355,11 +355,15 @@ def _indexed_state(folder: str, segments: list[Any]) -> dict[str, tuple[int, Fil
 
 
 def _batches(jobs_list: list[_Job], jobs: int) -> list[list[_Job]]:
-    """Contiguous runs of posts (in path order) of about equal size, several per worker."""
+    """Contiguous runs of posts (in path order) of about equal size, one per worker.
+
+    Each batch becomes a segment, and fewer segments make a smaller index and faster searches;
+    the cap bounds a worker's memory (about 5 bytes of postings per byte of text).
+    """
     if not jobs_list:
         return []
     total = sum(j.size for j in jobs_list)
-    target = min(MAX_BATCH_BYTES, max(MIN_BATCH_BYTES, total // (jobs * 3) + 1))
+    target = min(MAX_BATCH_BYTES, max(MIN_BATCH_BYTES, total // jobs + 1))
     batches: list[list[_Job]] = [[]]
     size = 0
     for job in jobs_list:

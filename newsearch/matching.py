@@ -11,21 +11,114 @@ text. No character n-gram field is needed.
 from __future__ import annotations
 
 import math
+import re
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .analysis import Analyzer
-from .schema import SUB_FIELDS, decode_positions
+from .analysis import _ALNUM_CHAR as _ALNUM_CLASS
+from .analysis import BOUNDARY, Analyzer
+from .schema import JOIN_FIELDS, SUB_FIELDS, decode_positions
 from .store import Snapshot
 
 #: Pieces up to this length are matched through the word lattice; longer ones are narrowed down
 #: by their first and last pieces of this length and checked against the stored text.
-LATTICE_MAX = 6
+LATTICE_MAX = 24
 #: BM25F parameters: saturation, and per field the weight and the length normalisation.
 K1 = 1.2
 FIELD_WEIGHTS = {"title": 3.0, "title_sub": 1.5, "text": 1.0, "text_sub": 0.5}
 FIELD_B = {"title": 0.5, "title_sub": 0.5, "text": 0.75, "text_sub": 0.75}
+
+
+#: Beyond this many ways to split a piece into words, split matches are found by a dynamic
+#: programme over document sets instead.
+_MAX_PATHS = 256
+#: Up to this many posts are checked on their stored text; more, on positions in the index.
+_TEXT_CHECK_MAX = 48
+#: Positions take this many bits of a (post, position) key.
+_POS_BITS = 24
+_HAN_RUN = re.compile("[\u4e00-\u9fd5]+")
+_ALNUM_CHAR = re.compile(f"{_ALNUM_CLASS}|\\.")
+#: An edge whose vocabulary has more terms than this is not read just to narrow candidates.
+_BIG_EDGE = 24
+#: ... once the candidates are this few.
+_SMALL = 64
+
+
+def _all_han(text: str) -> bool:
+    return _HAN_RUN.fullmatch(text) is not None
+
+
+def _paths(
+    edges: dict[tuple[int, int], list[str]], n: int, limit: int
+) -> list[tuple[tuple[int, int], ...]] | None:
+    """All ways from 0 to n through at least two edges, or None if there are over ``limit``."""
+    out: list[tuple[tuple[int, int], ...]] = []
+    nexts: dict[int, list[int]] = {}
+    for i, j in edges:
+        nexts.setdefault(i, []).append(j)
+    # Nodes from which n can be reached at all.
+    alive = {n}
+    for i in range(n - 1, -1, -1):
+        if any(j in alive for j in nexts.get(i, ())):
+            alive.add(i)
+    if 0 not in alive:
+        return out
+
+    def walk(node: int, path: tuple[tuple[int, int], ...]) -> bool:
+        for j in sorted(nexts.get(node, ())):
+            if j not in alive:
+                continue
+            step = (*path, (node, j))
+            if j == n:
+                out.append(step)
+                if len(out) > limit:
+                    return False
+            elif not walk(j, step):
+                return False
+        return True
+
+    return out if walk(0, ()) else None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How a piece of length n can run across words: the useful edges and candidate posts."""
+
+    n: int
+    edges: dict[tuple[int, int], list[str]]
+    candidates: set[int]
+    #: For each edge, the candidates of the ways that use it.
+    edge_cands: dict[tuple[int, int], set[int]]
+
+
+@dataclass(frozen=True)
+class Literal:
+    """Where a literal piece is: posts known to have it, and posts to check."""
+
+    exact: frozenset[int]
+    maybe: frozenset[int]
+    plan: _Plan | None = None
+
+
+_NO_LITERAL = Literal(frozenset(), frozenset())
+
+
+def _reach(edges: dict[tuple[int, int], list[str]], docs_of: Callable[[tuple[int, int]], set[int]],
+           n: int) -> set[int]:
+    """Posts that can get from the start of a piece to its end through the edges (no positions)."""
+    fwd: dict[int, set[int]] = {0: set()}
+    for j in range(1, n + 1):
+        acc: set[int] = set()
+        for i, jj in edges:
+            if jj != j:
+                continue
+            if i == 0:
+                acc |= docs_of((i, jj))
+            elif fwd.get(i):
+                acc |= fwd[i] & docs_of((i, jj))
+        fwd[j] = acc
+    return fwd[n]
 
 
 class Vocabulary:
@@ -87,7 +180,9 @@ class Matcher:
     def __init__(self, snapshot: Snapshot, analyzer: Analyzer):
         self.snap = snapshot
         self.analyzer = analyzer
-        self._literal_cache: dict[tuple[str, str], frozenset[int]] = {}
+        self._literal_cache: dict[tuple[str, str], Literal] = {}
+        self._word_cache: dict[str, WordHits] = {}
+        self._token_strings: dict[tuple[int, str], str] = {}
 
     # --- vocabulary and postings ----------------------------------------------------------------
 
@@ -106,123 +201,231 @@ class Matcher:
     # --- literal pieces -------------------------------------------------------------------------
 
     def piece(self, text: str) -> str:
-        """A query piece as the index sees it: normalised, separators dropped."""
-        return "".join(u.text for u in self.analyzer.units(text))
+        """A query piece as the index sees it (see ``Analyzer.token_string``)."""
+        return self.analyzer.token_string(text)
 
-    def literal(self, field: str, piece: str) -> frozenset[int]:
-        """Posts whose ``field`` contains ``piece`` (normalised, separators ignored)."""
+    def literal(self, field: str, piece: str) -> Literal:
+        """Posts whose ``field`` contains ``piece`` (normalised, separators ignored).
+
+        ``exact`` posts are known to contain it; ``maybe`` posts have its words in the right
+        places as far as document sets tell, and ``verify`` checks them. Callers verify only
+        what they need: all of them for a filter, the top of the ranking otherwise.
+        """
         if not piece:
-            return frozenset()
+            return _NO_LITERAL
         key = (field, piece)
         hit = self._literal_cache.get(key)
         if hit is None:
-            if len(piece) <= LATTICE_MAX:
-                hit = frozenset(self._lattice(field, piece))
-            else:
-                hit = frozenset(self._long(field, piece))
+            hit = self._literal(field, piece)
             if len(self._literal_cache) > 512:
                 self._literal_cache.clear()
             self._literal_cache[key] = hit
         return hit
 
-    def _lattice(self, field: str, q: str) -> set[int]:
+    def literal_docs(self, field: str, piece: str) -> frozenset[int]:
+        """Exactly the posts whose ``field`` contains ``piece``."""
+        lit = self.literal(field, piece)
+        if not lit.maybe:
+            return lit.exact
+        return lit.exact | self.verify(field, piece, lit.maybe)
+
+    def _literal(self, field: str, q: str) -> Literal:
+        text = q.replace(BOUNDARY, "")
+        n = len(text)
+        # Cut points a split match may use: between Han characters, where the kind of character
+        # changes, and where the query separates two letter-or-digit tokens; never inside one.
+        mandatory: set[int] = set()
+        k = 0
+        for ch in q:
+            if ch == BOUNDARY:
+                mandatory.add(k)
+            else:
+                k += 1
+        if not mandatory and 2 <= n <= 3 and _all_han(text) and self.analyzer.is_word(text):
+            # A dictionary word of two or three characters is a precise word, a search-mode
+            # sub-word of a longer one, or a join across words: exact, no positions needed.
+            found = set(self.docs(field, text))
+            found.update(self.docs(SUB_FIELDS[field], text))
+            found.update(self.docs(JOIN_FIELDS[field], text))
+            return Literal(frozenset(found), frozenset())
+        found = set()
+        if not mandatory:
+            found = self.docs_of_terms(field, self.vocabulary(field).containing(text))
+        if n == 1:
+            return Literal(frozenset(found), frozenset())
+        if n > LATTICE_MAX:
+            return self._long(field, q, found)
+        alnum = [_ALNUM_CHAR.match(ch) is not None for ch in text]
+        cuts = {c for c in range(1, n) if c in mandatory or not (alnum[c - 1] and alnum[c])}
+        plan = self._plan(field, text, found, cuts, mandatory)
+        if plan is None:
+            return Literal(frozenset(found), frozenset())
+        return Literal(frozenset(found), frozenset(plan.candidates), plan)
+
+    def _plan(self, field: str, q: str, found: set[int], cuts: set[int],
+              mandatory: set[int]) -> _Plan | None:
+        """The ways q can run across precise words (the end of one word, whole words, then the
+        start of another) and the posts where they might, from document sets alone."""
         vocab = self.vocabulary(field)
         n = len(q)
-        found = self.docs_of_terms(field, vocab.containing(q))
-        if n == 1:
-            return found
-        # edges[i][j]: the terms that can cover q[i:j] at one position.
+
+        def spans_mandatory(i: int, j: int) -> bool:
+            return any(i < m < j for m in mandatory)
+
+        # edges[(i, j)]: the terms that can cover q[i:j] at one position of a split match.
         edges: dict[tuple[int, int], list[str]] = {}
-        for j in range(1, n):
-            terms = vocab.ending_with(q[:j])
-            if terms:
-                edges[(0, j)] = sorted(terms)
-        for i in range(1, n):
-            terms = vocab.starting_with(q[i:])
-            if terms:
-                edges[(i, n)] = sorted(terms)
-            for j in range(i + 1, n):
-                if self.snap.has_term(field, q[i:j]):
+        for j in sorted(cuts):
+            if not spans_mandatory(0, j):
+                terms = vocab.ending_with(q[:j])
+                if terms:
+                    edges[(0, j)] = sorted(terms)
+        for i in sorted(cuts):
+            if not spans_mandatory(i, n):
+                terms = vocab.starting_with(q[i:])
+                if terms:
+                    edges[(i, n)] = sorted(terms)
+            for j in sorted(cuts):
+                if j > i and not spans_mandatory(i, j) and self.snap.has_term(field, q[i:j]):
                     edges[(i, j)] = [q[i:j]]
-        # Posts that can reach each node, ignoring positions: a cheap superset.
         edge_docs: dict[tuple[int, int], set[int]] = {}
 
         def docs_of(edge: tuple[int, int]) -> set[int]:
-            d = edge_docs.get(edge)
-            if d is None:
-                d = edge_docs[edge] = self.docs_of_terms(field, edges[edge])
-            return d
+            got = edge_docs.get(edge)
+            if got is None:
+                got = edge_docs[edge] = self.docs_of_terms(field, edges[edge])
+            return got
 
-        reach: dict[int, set[int]] = {0: set()}
-        for j in range(1, n + 1):
-            acc: set[int] = set()
-            for i in range(0, j):
-                if (i, j) not in edges:
-                    continue
-                if i == 0:
-                    acc |= docs_of((0, j))
-                elif reach.get(i):
-                    acc |= reach[i] & docs_of((i, j))
-            reach[j] = acc
-        candidates = reach[n] - found
-        if not candidates:
-            return found
-        # Exact check with positions, post by post.
-        positions: dict[str, tuple[list[int], list[bytes]]] = {}
-
-        def term_positions(term: str, doc: int) -> set[int]:
-            p = positions.get(term)
-            if p is None:
-                post = self.snap.postings(field, term, values=True)
-                p = positions[term] = (post.docs, post.values or [])
-            docs, values = p
-            k = bisect_left(docs, doc)
-            if k < len(docs) and docs[k] == doc:
-                return set(decode_positions(values[k]))
-            return set()
-
-        order = sorted(edges)
-        for doc in candidates:
-            at: dict[int, set[int]] = {}
-            for i, j in order:
-                if i == 0:
-                    here: set[int] = set()
-                    for t in edges[(i, j)]:
-                        here |= term_positions(t, doc)
-                else:
-                    prev = at.get(i)
-                    if not prev:
-                        continue
-                    here = set()
-                    for t in edges[(i, j)]:
-                        here |= term_positions(t, doc)
-                    here &= {p + 1 for p in prev}
-                if here:
-                    if j == n:
-                        found.add(doc)
+        # Each way is checked on document sets. First the joins: a dictionary word of two or
+        # three characters that straddles a cut of the way must be one of the post's joins.
+        # Then the edges, cheapest first; an edge with a large vocabulary (the one-character
+        # end of a piece) is only read while the candidates are many. Candidates may be more
+        # than the matches: that is what ``verify`` is for.
+        join_field = JOIN_FIELDS[field]
+        is_word = self.analyzer.is_word
+        paths = _paths(edges, n, _MAX_PATHS)
+        if paths is None:
+            edge_cands = {e: set() for e in edges}
+            candidates = _reach(edges, docs_of, n) - found
+            for e in edge_cands:
+                edge_cands[e] = candidates
+        else:
+            candidates = set()
+            edge_cands = {}
+            for path in paths:
+                docs: set[int] | None = None
+                for _, k in path[:-1]:
+                    for g in (q[k - 1 : k + 1], q[max(k - 2, 0) : k + 1], q[k - 1 : k + 2]):
+                        if len(g) >= 2 and _all_han(g) and is_word(g):
+                            jd = set(self.docs(join_field, g))
+                            docs = jd - found if docs is None else docs & jd
+                            if not docs:
+                                break
+                    if docs is not None and not docs:
                         break
-                    at.setdefault(j, set()).update(here)
+                if docs is not None and not docs:
+                    continue
+                for edge in sorted(path, key=lambda e: len(edges[e])):
+                    if docs is not None and len(docs) <= _SMALL and len(edges[edge]) > _BIG_EDGE:
+                        continue
+                    ed = docs_of(edge)
+                    docs = ed - found if docs is None else docs & ed
+                    if not docs:
+                        break
+                if docs:
+                    candidates |= docs
+                    for e in path:
+                        edge_cands.setdefault(e, set()).update(docs)
+        if not candidates:
+            return None
+        return _Plan(n, {e: edges[e] for e in edge_cands}, candidates, edge_cands)
+
+    def verify(self, field: str, piece: str, docs: Iterable[int]) -> set[int]:
+        """Which of ``docs`` really contain ``piece`` in ``field``."""
+        docs = set(docs)
+        if not docs:
+            return set()
+        plan = self.literal(field, piece).plan
+        if plan is not None and len(docs) > _TEXT_CHECK_MAX:
+            return self._positions(field, plan, docs)
+        return {d for d in docs if piece in self.token_string(d, field)}
+
+    def _positions(self, field: str, plan: _Plan, docs: set[int]) -> set[int]:
+        """The exact check of split matches: (post, position) keys packed into ints."""
+        found: set[int] = set()
+        at: dict[int, set[int]] = {}
+        shift = _POS_BITS
+        n = plan.n
+        for (i, j), terms in sorted(plan.edges.items()):
+            if i == 0:
+                relevant = docs & plan.edge_cands[(i, j)]
+            elif at.get(i):
+                relevant = {k >> shift for k in at[i]} & plan.edge_cands[(i, j)]
+            else:
+                continue
+            if not relevant:
+                continue
+            keys: set[int] = set()
+            for t in terms:
+                for d, v in self._values(field, t, relevant):
+                    base = d << shift
+                    keys.update([base + p for p in decode_positions(v)])
+            if i > 0:
+                keys &= {k + 1 for k in at[i]}
+            if not keys:
+                continue
+            if j == n:
+                found.update({k >> shift for k in keys})
+            else:
+                at.setdefault(j, set()).update(keys)
         return found
 
-    def _long(self, field: str, q: str) -> set[int]:
-        k = LATTICE_MAX
-        candidates = set(self.literal(field, q[:k]))
-        if candidates:
-            candidates &= self.literal(field, q[-k:])
-        if candidates and len(q) > 2 * k:
-            mid = (len(q) - k) // 2
-            candidates &= self.literal(field, q[mid : mid + k])
-        return {d for d in candidates if q in self.token_string(d, field)}
+    def _values(self, field: str, term: str, docs: set[int]) -> Iterable[tuple[int, bytes]]:
+        """(post, positions) of ``term`` for the posts in ``docs``."""
+        cached = self.snap.cached_postings(field, term, values=True)
+        if cached is None and len(docs) * 16 < self.snap.postings(field, term).__len__():
+            return self.snap.values_for(field, term, docs).items()
+        post = cached or self.snap.postings(field, term, values=True)
+        return ((d, v) for d, v in zip(post.docs, post.values or (), strict=False) if d in docs)
+
+    def _long(self, field: str, q: str, found: set[int]) -> Literal:
+        """A long piece: posts that have its first, middle and last pieces may contain it."""
+        k = LATTICE_MAX // 2
+        mid = (len(q) - k) // 2
+        candidates: set[int] | None = None
+        for part in (q[:k], q[-k:], q[mid : mid + k]):
+            part = part.strip(BOUNDARY)
+            if not part:
+                continue
+            docs = self.literal_docs(field, part)
+            candidates = set(docs) if candidates is None else candidates & docs
+            if not candidates:
+                break
+        return Literal(frozenset(found), frozenset((candidates or set()) - found))
 
     def token_string(self, doc: int, field: str) -> str:
         """The stored field as the index sees it: normalised, separators dropped."""
-        value = self.snap.stored(doc).get(field) or ""
-        return self.piece(value)
+        key = (doc, field)
+        got = self._token_strings.get(key)
+        if got is None:
+            got = self.piece(self.snap.stored(doc).get(field) or "")
+            if len(self._token_strings) > 256:
+                self._token_strings.clear()
+            self._token_strings[key] = got
+        return got
 
     # --- words ----------------------------------------------------------------------------------
 
     def word_hits(self, word: str) -> WordHits:
         """Term frequencies of one word over title, text and their sub-words (BM25F tf~)."""
+        hit = self._word_cache.get(word)
+        if hit is None:
+            hit = self._word_hits(word)
+            if len(self._word_cache) > 256:
+                self._word_cache.clear()
+            self._word_cache[word] = hit
+        return hit
+
+    def _word_hits(self, word: str) -> WordHits:
         snap = self.snap
         tf: dict[int, float] = {}
         for field in ("title", "text"):

@@ -20,13 +20,14 @@ from .analysis import Analyzer, AnalysisSettings, TermCounts
 from .models import Post
 
 #: Bump when the fields or their encoding change: older indexes must then be rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: The date column's value for a post without a date.
 NO_DATE = -(2**62)
 
 WORD_FIELDS = ("title", "text")
 SUB_FIELDS = {"title": "title_sub", "text": "text_sub"}
+JOIN_FIELDS = {"title": "title_join", "text": "text_join"}
 KEYWORD_FIELDS = ("categories", "tags")
 
 
@@ -81,6 +82,16 @@ class SubwordField(fields.FieldType):
 
     def __init__(self) -> None:
         super().__init__(formats.Frequency(), None, scorable=True, stored=False)
+
+    def index(self, value: Any, **kwargs: Any) -> Any:
+        raise TypeError("newsearch writes the postings of this field itself")
+
+
+class JoinField(fields.FieldType):
+    """Two-character words across word boundaries: which posts have them, for literal matching."""
+
+    def __init__(self) -> None:
+        super().__init__(formats.Existence(), None, scorable=False, stored=False)
 
     def index(self, value: Any, **kwargs: Any) -> Any:
         raise TypeError("newsearch writes the postings of this field itself")
@@ -143,8 +154,10 @@ def make_schema(settings: IndexSettings) -> NewsearchSchema:
         path=fields.ID(stored=True, unique=True),
         title=WordField(stored=True),
         title_sub=SubwordField(),
+        title_join=JoinField(),
         text=WordField(stored=True),
         text_sub=SubwordField(),
+        text_join=JoinField(),
         categories=KeywordField(),
         tags=KeywordField(),
         url=fields.STORED(),

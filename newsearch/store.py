@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import mmap
 import os
 import pickle
 import struct
@@ -22,6 +23,7 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from bisect import bisect_right
 from itertools import accumulate
 from typing import Any
 
@@ -48,6 +50,7 @@ from .errors import (
 from .schema import (
     KEYWORD_FIELDS,
     SCHEMA_VERSION,
+    JOIN_FIELDS,
     SUB_FIELDS,
     WORD_FIELDS,
     Document,
@@ -187,7 +190,10 @@ except ImportError:  # pragma: no cover - Windows
 
 
 def storage_for(folder: str, readonly: bool = False) -> FileStorage:
-    return FileStorage(folder, readonly=readonly)
+    # Without mmap, Whoosh reads a compound segment through plain file reads; with it, every
+    # file opened in a segment (terms, stored fields) is first copied whole into memory.
+    # Postings, the bulk of the reading, are sliced from an mmap of our own (SegmentView).
+    return FileStorage(folder, readonly=readonly, supports_mmap=not readonly)
 
 
 def read_toc(folder: str, storage: FileStorage | None = None) -> TOC:
@@ -336,8 +342,10 @@ class SegmentBuilder:
         self._subs: dict[str, dict[str, tuple[array[int], array[int]]]] = {
             name: {} for name in SUB_FIELDS.values()
         }
-        # path and keyword fields: term -> docnums
-        self._keys: dict[str, dict[str, array[int]]] = {name: {} for name in ("path", *KEYWORD_FIELDS)}
+        # path, keyword and join fields: term -> docnums
+        self._keys: dict[str, dict[str, array[int]]] = {
+            name: {} for name in ("path", *KEYWORD_FIELDS, *JOIN_FIELDS.values())
+        }
         self._lengths: dict[str, array[int]] = {
             name: array("I") for name in (*WORD_FIELDS, *SUB_FIELDS.values())
         }
@@ -375,6 +383,12 @@ class SegmentBuilder:
                     sentry = spost[term] = (array("I"), array("I"))
                 sentry[0].append(n)
                 sentry[1].append(c)
+            jpost = self._keys[JOIN_FIELDS[fname]]
+            for term in counts.joins:
+                jentry = jpost.get(term)
+                if jentry is None:
+                    jentry = jpost[term] = array("I")
+                jentry.append(n)
         for fname in KEYWORD_FIELDS:
             pdw.add_field(fname, schema[fname], doc.stored.get(fname), 0)
             kpost = self._keys[fname]
@@ -400,7 +414,7 @@ class SegmentBuilder:
         schema = self.schema
         # Field ids are given in the order fields are started; the term table wants its keys
         # (field id, term) in ascending order, so every field is written in one go.
-        for fname in ("path", *KEYWORD_FIELDS):
+        for fname in ("path", *KEYWORD_FIELDS, *JOIN_FIELDS.values()):
             post = self._keys[fname]
             if not post:
                 continue
@@ -497,7 +511,9 @@ class SegmentView:
         deleted = segment.deleted_docs()
         self.deleted = frozenset(deleted) if deleted else frozenset()
         self.files = self.reader.storage()
-        self._postfile: Any = None
+        self._postings_map: Any = None
+        self._postings_base = 0
+        self._storage = storage
 
     def term_info(self, fieldname: str, tbytes: bytes) -> Any:
         try:
@@ -514,12 +530,13 @@ class SegmentView:
             ids, weights = list(ids), list(weights)
             vals = list(values) if want_values else None
         else:
-            if self._postfile is None:
-                self._postfile = self.segment.open_file(self.files, W3Codec.POSTS_EXT)
+            if self._postings_map is None:
+                self._map_postings()
             offset, length = info.extent()
             if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length unpacked
                 length = length[0]
-            ids, weights, vals = _read_blocks(self._postfile.get(offset, length), want_values)
+            start = self._postings_base + offset
+            ids, weights, vals = _read_blocks(self._postings_map[start : start + length], want_values)
         if self.deleted:
             keep = [i for i, d in enumerate(ids) if d not in self.deleted]
             if len(keep) != len(ids):
@@ -531,6 +548,65 @@ class SegmentView:
             off = self.offset
             ids = [d + off for d in ids]
         return ids, weights, vals
+
+    def values_for(self, fieldname: str, tbytes: bytes, wanted: list[int]) -> dict[int, bytes]:
+        """Values (positions) of the postings of ``wanted`` local docs (sorted), decoding only
+        the blocks that can hold them."""
+        info = self.term_info(fieldname, tbytes)
+        out: dict[int, bytes] = {}
+        if info is None or not wanted:
+            return out
+        if info.is_inlined():
+            ids, _weights, values = info.inlined_postings()
+            want = set(wanted)
+            for d, v in zip(ids, values, strict=False):
+                if d in want:
+                    out[d] = v
+            return out
+        if self._postings_map is None:
+            self._map_postings()
+        offset, length = info.extent()
+        if isinstance(length, tuple):
+            length = length[0]
+        start = self._postings_base + offset
+        data = self._postings_map[start : start + length]
+        pos, end, prev_max = 4, len(data), -1
+        want = set(wanted)
+        while pos < end:
+            (blen,) = _INT.unpack_from(data, pos)
+            pos += 4
+            last = blen < 0
+            blen = -blen if last else blen
+            buf = io.BytesIO(data[pos : pos + blen])
+            count, maxid, _maxw, comp, _mn, _mx = pickle.load(buf)
+            k = bisect_right(wanted, prev_max)
+            if k < len(wanted) and wanted[k] <= maxid:
+                body = buf.read()
+                if comp:
+                    body = zlib.decompress(body)
+                bids, _bw, bvalues = pickle.loads(body)
+                for d, v in zip(accumulate(bids), bvalues or (), strict=False):
+                    if d in want:
+                        out[d] = v
+            prev_max = maxid
+            pos += blen
+            if last or prev_max >= wanted[-1]:
+                break
+        return out
+
+    def _map_postings(self) -> None:
+        """Map the segment's postings file (or its part of the compound file) into memory."""
+        name = self.segment.make_filename(W3Codec.POSTS_EXT)
+        if self.segment.is_compound():
+            compound = self.segment.open_compound_file(self._storage)
+            try:
+                self._postings_base, _ = compound.range(name)
+            finally:
+                compound.close()
+            name = self.segment.make_filename(self.segment.COMPOUND_EXT)
+        path = os.path.join(self._storage.folder, name)
+        with open(path, "rb") as fh:
+            self._postings_map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
 
     def numeric_column(self, fieldname: str, typecode: str, default: int) -> array[int]:
         name = W3Codec.column_filename(self.segment, fieldname)
@@ -561,6 +637,10 @@ class SegmentView:
 
     def close(self) -> None:
         self.reader.close()
+        if self._postings_map is not None:
+            with contextlib.suppress(BufferError):
+                self._postings_map.close()
+            self._postings_map = None
 
 
 def _read_blocks(data: bytes, want_values: bool) -> tuple[list[int], list[float], list[bytes] | None]:
@@ -676,6 +756,23 @@ class Snapshot:
                 _, old = self._cache.popitem(last=False)
                 self._cache_size -= len(old.docs) + 1
         return result
+
+    def values_for(self, fieldname: str, term: str, docs: set[int]) -> dict[int, bytes]:
+        """Values (positions) of ``term`` in the given posts only."""
+        tbytes = term.encode("utf-8", "surrogatepass")
+        out: dict[int, bytes] = {}
+        for view in self.segments:
+            lo, hi = view.offset, view.offset + view.count
+            local = sorted(d - lo for d in docs if lo <= d < hi)
+            if local:
+                for d, v in view.values_for(fieldname, tbytes, local).items():
+                    if d not in view.deleted:
+                        out[d + lo] = v
+        return out
+
+    def cached_postings(self, fieldname: str, term: str, values: bool = False) -> Postings | None:
+        with self._lock:
+            return self._cache.get((fieldname, term, values))
 
     def has_term(self, fieldname: str, term: str) -> bool:
         return bool(self.postings(fieldname, term).docs)
