@@ -7,50 +7,72 @@ Build an index from a corpus folder, then search it::
     with newsearch.open_index("index") as ix:
         for hit in ix.search("工业经济", limit=5):
             print(hit.title, hit.snippet)
+
+Names are imported on first use, so that ``import newsearch`` stays cheap for a command that
+only searches.
 """
 
 from __future__ import annotations
 
-from .corpus import read_corpus, read_post
-from .engine import IndexInfo, SearchIndex, open_index
-from .errors import (
-    BuildError,
-    CorpusError,
-    IndexLockedError,
-    IndexNotFoundError,
-    NewsearchError,
-    NotAnIndexError,
-    PostNotFoundError,
-    QueryError,
-    RebuildRequiredError,
-)
-from .indexer import Progress, build_index
-from .models import Hit, IndexReport, Post, Problem, ReadResult, SearchResults
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BuildError",
-    "CorpusError",
-    "Hit",
-    "IndexInfo",
-    "IndexLockedError",
-    "IndexNotFoundError",
-    "IndexReport",
-    "NewsearchError",
-    "NotAnIndexError",
-    "Post",
-    "PostNotFoundError",
-    "Problem",
-    "Progress",
-    "QueryError",
-    "ReadResult",
-    "RebuildRequiredError",
-    "SearchIndex",
-    "SearchResults",
-    "build_index",
-    "open_index",
-    "read_corpus",
-    "read_post",
-    "__version__",
-]
+_EXPORTS = {
+    "build_index": "indexer",
+    "Progress": "indexer",
+    "open_index": "engine",
+    "SearchIndex": "engine",
+    "IndexInfo": "engine",
+    "read_corpus": "corpus",
+    "read_post": "corpus",
+    "Hit": "models",
+    "IndexReport": "models",
+    "Post": "models",
+    "Problem": "models",
+    "ReadResult": "models",
+    "SearchResults": "models",
+    "NewsearchError": "errors",
+    "BuildError": "errors",
+    "CorpusError": "errors",
+    "IndexLockedError": "errors",
+    "IndexNotFoundError": "errors",
+    "NotAnIndexError": "errors",
+    "PostNotFoundError": "errors",
+    "QueryError": "errors",
+    "RebuildRequiredError": "errors",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'newsearch' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from .corpus import read_corpus, read_post
+    from .engine import IndexInfo, SearchIndex, open_index
+    from .errors import (
+        BuildError,
+        CorpusError,
+        IndexLockedError,
+        IndexNotFoundError,
+        NewsearchError,
+        NotAnIndexError,
+        PostNotFoundError,
+        QueryError,
+        RebuildRequiredError,
+    )
+    from .indexer import Progress, build_index
+    from .models import Hit, IndexReport, Post, Problem, ReadResult, SearchResults

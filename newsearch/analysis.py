@@ -359,7 +359,9 @@ class Analyzer:
         units = list(self._units(norm))
         runs = [u[1] for u in units if u[0]]
         cuts = iter(self.segmenter.cut_many(runs) if runs else [])
-        is_word = self._short_words.__contains__ if subwords else self.segmenter.is_word
+        # The segmenter's own dictionary test: loading the set of short words costs a cold
+        # start 0.2 s, and the two agree (a test checks it).
+        is_word = self.segmenter.is_word
         out: list[Token] = []
         pos = 0
         for han, unit, start in units:

@@ -180,11 +180,13 @@ def build_index(
     progress: ProgressCallback | None = None,
     timezone: str | None = None,
     wait_for_lock: bool = False,
+    optimize: bool = False,
 ) -> IndexReport:
     """Bring the index in ``index_dir`` up to date with the posts in ``corpus_dir``.
 
     Only new and changed posts are analysed; posts whose files are gone are removed. Posts that
-    cannot be read are reported in ``IndexReport.problems`` and never stop the build.
+    cannot be read are reported in ``IndexReport.problems`` and never stop the build. Small
+    segments left by incremental builds are merged now and then; ``optimize`` merges them all.
     """
     started = time.perf_counter()
     corpus_root = os.path.abspath(os.fspath(corpus_dir))
@@ -209,7 +211,7 @@ def build_index(
         if kind != "newsearch":
             store.write_marker(folder)
         return _build(corpus_root, folder, rebuild, jobs, user_dict_text, timezone, progress,
-                      started)
+                      started, optimize)
     finally:
         lock.release()
 
@@ -223,6 +225,7 @@ def _build(
     timezone: str | None,
     progress: ProgressCallback | None,
     started: float,
+    optimize: bool = False,
 ) -> IndexReport:
     storage = store.storage_for(folder)
     toc = None
@@ -281,6 +284,10 @@ def _build(
             _run_parallel(report, batches, folder, schema, jobs)
     if report.pending_deletions or (toc is None or rebuild) and not report.commits:
         report.commit(None, [])
+    to_merge = _merge_policy(report.segments, optimize)
+    if to_merge:
+        report.announce(Progress("merge", 0, len(to_merge)))
+        report.merge(to_merge)
     report.announce(Progress("done", len(jobs_list), len(jobs_list), total_bytes, total_bytes))
     store.clean_up(storage, folder, report.generation - 1, report.segments)
 
@@ -310,6 +317,30 @@ def validate_timezone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise CorpusError(f"unknown time zone: {name!r} (use an IANA name such as Asia/Shanghai)") from exc
     return name
+
+
+#: More segments than this and the smallest are merged into one; fewer segments make searches
+#: faster and the index smaller (each segment has its own term table).
+MAX_SEGMENTS = 8
+#: A segment with more than this share of deleted documents is merged to reclaim the space.
+MAX_DELETED_SHARE = 0.3
+
+
+def _merge_policy(segments: list[Any], optimize: bool) -> list[Any]:
+    """Which segments to merge: all with ``optimize``; else the smallest ones when there are
+    too many, plus any mostly made of deleted documents."""
+    if optimize:
+        return list(segments) if len(segments) > 1 or any(s.has_deletions() for s in segments) else []
+    chosen: list[Any] = []
+    if len(segments) > MAX_SEGMENTS:
+        by_size = sorted(segments, key=lambda s: s.doc_count())
+        chosen = by_size[: len(segments) - MAX_SEGMENTS // 2 + 1]
+    for seg in segments:
+        if seg not in chosen and seg.doc_count_all() and (
+            seg.deleted_count() / seg.doc_count_all() > MAX_DELETED_SHARE
+        ):
+            chosen.append(seg)
+    return chosen if len(chosen) > 1 or any(s.has_deletions() for s in chosen) else []
 
 
 def _latest_generation(storage: Any) -> int:
@@ -439,6 +470,19 @@ class _Run:
         self.text_bytes += result.text_bytes
         self.delete([p for p in result.indexed + result.failed if p in self.indexed])
         self.commit(result.segment, result.indexed)
+
+    def merge(self, segments: list[Any]) -> None:
+        """Replace ``segments`` by one merged segment, in one commit."""
+        merged = store.merge_segments(self.storage, self.schema, segments, self.generation - 1)
+        ids = {id(s) for s in segments}
+        first = min(i for i, s in enumerate(self.segments) if id(s) in ids)
+        rest = [s for s in self.segments if id(s) not in ids]
+        if merged.doc_count_all():
+            rest.insert(min(first, len(rest)), merged)
+        self.segments = rest
+        store.commit(self.storage, self.schema, self.segments, self.generation)
+        self.generation += 1
+        self.commits += 1
 
     def commit(self, segment: Any, _paths: list[str]) -> None:
         for docnum in self.pending_deletions:

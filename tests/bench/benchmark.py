@@ -1,0 +1,386 @@
+"""newsearch against the usual recipe, on the same posts, in one run.
+
+The usual recipe is Whoosh with ``jieba.analyse.ChineseAnalyzer`` for the title and the body,
+python-frontmatter to read the posts, and one writer. Both index the first N posts (sorted file
+names) of the 新闻联播 archive; the script prints, for each N, indexing throughput, peak memory of
+the whole process tree, index size, warm search latency over a fixed list of queries, and the cold
+start of the ``newsearch search`` command on the bundled corpus, with newsearch's ratio to the
+recipe. Run by hand (not in CI), on a quiet machine:
+
+    .venv/bin/pip install -e '.[bench]'
+    .venv/bin/python tests/bench/benchmark.py                 # N = 5000 and 36066
+    .venv/bin/python tests/bench/benchmark.py --n 5000 --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("NEWSEARCH_SHARED", ROOT.parent / "shared"))
+TARBALL = SHARED / "data" / "xwlb-posts.tar.gz"
+
+#: Realistic queries: names, places, two-character words, four-character phrases, mixed
+#: letters and digits, multi-word keywords and a natural-language question.
+QUERIES = [
+    "习近平", "李克强", "北京", "上海", "香港", "台湾", "美国", "中国", "经济", "航天",
+    "新冠肺炎", "疫情防控", "乡村振兴", "一带一路", "脱贫攻坚", "粮食安全", "科技创新",
+    "碳达峰", "冬奥会", "经济社会", "高质量发展", "十四五规划", "人类命运共同体",
+    "国务院常务会议", "中共中央政治局", "新时代中国特色社会主义思想",
+    "5G", "GDP", "2022年", "5G基站", "APEC会议",
+    "长江经济带 生态保护", "抗击疫情 医护人员",
+    "工信部为什么召开电视电话会议？", "今年粮食产量是多少",
+]
+
+
+# --- measuring ---------------------------------------------------------------------------------
+
+
+class TreeMemory:
+    """Peak resident memory of a process and all its descendants, sampled every 20 ms."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, sum(_rss(p) for p in _tree(self.pid)))
+            time.sleep(0.02)
+
+
+def _tree(pid: int) -> list[int]:
+    out = [pid]
+    i = 0
+    while i < len(out):
+        p = out[i]
+        i += 1
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    out.extend(int(c) for c in fh.read().split())
+        except OSError:
+            pass
+    return out
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def run_measured(args: list[str], cwd: Path | None = None) -> tuple[float, int, str]:
+    """Run a command; return wall seconds, peak tree RSS in bytes, and its stdout."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=cwd)
+    with TreeMemory(proc.pid) as mem:
+        out, err = proc.communicate()
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{args[:3]} failed ({proc.returncode}):\n{err[-2000:]}")
+    return wall, mem.peak, out
+
+
+def folder_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+# --- the usual recipe --------------------------------------------------------------------------
+
+NAIVE_INDEX = textwrap.dedent(
+    """
+    import json, os, sys, time, logging
+    import jieba
+    jieba.setLogLevel(logging.WARNING)
+    import frontmatter
+    from jieba.analyse import ChineseAnalyzer
+    from whoosh import index
+    from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
+
+    corpus, folder = sys.argv[1], sys.argv[2]
+    analyzer = ChineseAnalyzer()
+    schema = Schema(
+        path=ID(stored=True, unique=True),
+        title=TEXT(stored=True, analyzer=analyzer),
+        content=TEXT(stored=True, analyzer=analyzer),
+        categories=KEYWORD(stored=True, commas=True),
+        date=DATETIME(stored=True),
+    )
+    os.makedirs(folder, exist_ok=True)
+    ix = index.create_in(folder, schema)
+    writer = ix.writer()
+    posts = text_bytes = 0
+    for root, _, names in os.walk(corpus):
+        for name in sorted(names):
+            post = frontmatter.load(os.path.join(root, name))
+            content = post.content
+            text_bytes += len(content.encode("utf-8"))
+            writer.add_document(
+                path=os.path.join(root, name),
+                title=str(post.get("title", "")),
+                content=content,
+                categories=str(post.get("categories", "")),
+            )
+            posts += 1
+    writer.commit()
+    print(json.dumps({"posts": posts, "text_bytes": text_bytes}))
+    """
+)
+
+NAIVE_SEARCH = textwrap.dedent(
+    """
+    import json, sys, time, logging
+    import jieba
+    jieba.setLogLevel(logging.WARNING)
+    from whoosh import index
+    from whoosh.qparser import MultifieldParser
+
+    folder, queries = sys.argv[1], json.loads(sys.argv[2])
+    ix = index.open_dir(folder)
+    parser = MultifieldParser(["title", "content"], ix.schema)
+    out = {"first": [], "again": [], "totals": []}
+    with ix.searcher() as searcher:
+        def one(q):
+            t = time.perf_counter()
+            results = searcher.search(parser.parse(q), limit=10)
+            titles = [hit["title"] for hit in results]
+            total = len(results)
+            return time.perf_counter() - t, total
+        one("预热")
+        for q in queries:
+            el, total = one(q)
+            out["first"].append(el)
+            out["totals"].append(total)
+        for q in queries:
+            out["again"].append(one(q)[0])
+    print(json.dumps(out))
+    """
+)
+
+NEWSEARCH_INDEX = textwrap.dedent(
+    """
+    import json, sys, logging
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    import newsearch
+    report = newsearch.build_index(sys.argv[1], sys.argv[2], jobs=int(sys.argv[3]))
+    print(json.dumps({"posts": report.total, "text_bytes": report.text_bytes,
+                      "problems": len(report.problems)}))
+    """
+)
+
+NEWSEARCH_SEARCH = textwrap.dedent(
+    """
+    import json, sys, time, logging
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    import newsearch
+
+    folder, queries = sys.argv[1], json.loads(sys.argv[2])
+    out = {"first": [], "again": [], "totals": []}
+    with newsearch.open_index(folder) as ix:
+        def one(q):
+            t = time.perf_counter()
+            res = ix.search(q, limit=10)
+            titles = [hit.title for hit in res]
+            return time.perf_counter() - t, res.total
+        one("预热")
+        for q in queries:
+            el, total = one(q)
+            out["first"].append(el)
+            out["totals"].append(total)
+        for q in queries:
+            out["again"].append(one(q)[0])
+    print(json.dumps(out))
+    """
+)
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def prepare(n: int, scratch: Path, source: Path) -> tuple[Path, int]:
+    corpus = scratch / f"corpus-{n}"
+    target = corpus / "xwlb"
+    target.mkdir(parents=True)
+    names = sorted(os.listdir(source))[:n]
+    total = 0
+    for name in names:
+        shutil.copy2(source / name, target / name)
+        total += (target / name).stat().st_size
+    return corpus, total
+
+
+def latency(times: list[float]) -> tuple[float, float]:
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered) * 1000, p95 * 1000
+
+
+def bench_n(n: int, jobs: int, scratch: Path, source: Path) -> dict[str, object]:
+    corpus, file_bytes = prepare(n, scratch, source)
+    py = sys.executable
+    print(f"\n== N = {n} posts ({file_bytes / 1e6:.1f} MB of post files) ==", flush=True)
+
+    naive_dir = scratch / f"naive-{n}"
+    wall, peak, out = run_measured([py, "-c", NAIVE_INDEX, str(corpus), str(naive_dir)])
+    naive = {"wall": wall, "peak": peak, "size": folder_size(naive_dir), **json.loads(out)}
+    print(f"usual recipe indexed in {wall:.1f} s", flush=True)
+
+    ns_dir = scratch / f"newsearch-{n}"
+    wall, peak, out = run_measured([py, "-c", NEWSEARCH_INDEX, str(corpus), str(ns_dir), str(jobs)])
+    ns = {"wall": wall, "peak": peak, "size": folder_size(ns_dir), **json.loads(out)}
+    print(f"newsearch indexed in {wall:.1f} s", flush=True)
+
+    queries = json.dumps(QUERIES, ensure_ascii=False)
+    naive_q = json.loads(run_measured([py, "-c", NAIVE_SEARCH, str(naive_dir), queries])[2])
+    ns_q = json.loads(run_measured([py, "-c", NEWSEARCH_SEARCH, str(ns_dir), queries])[2])
+
+    rows = []
+
+    def row(name: str, a: float, b: float, unit: str, better: str) -> None:
+        ratio = b / a if a else float("nan")
+        rows.append((name, f"{a:,.2f} {unit}", f"{b:,.2f} {unit}", f"{ratio:.2f}x", better))
+
+    row("posts/s", naive["posts"] / naive["wall"], ns["posts"] / ns["wall"], "", "higher")
+    row("MB/s of post files", file_bytes / 1e6 / naive["wall"], file_bytes / 1e6 / ns["wall"],
+        "", "higher")
+    row("MB/s of text (each its own)", naive["text_bytes"] / 1e6 / naive["wall"],
+        ns["text_bytes"] / 1e6 / ns["wall"], "", "higher")
+    row("index wall time", naive["wall"], ns["wall"], "s", "lower")
+    row("peak RSS (process tree)", naive["peak"] / 1e6, ns["peak"] / 1e6, "MB", "lower")
+    row("index size", naive["size"] / 1e6, ns["size"] / 1e6, "MB", "lower")
+    nm, np95 = latency(naive_q["first"])
+    sm, sp95 = latency(ns_q["first"])
+    row(f"search median ({len(QUERIES)} queries, first run)", nm, sm, "ms", "lower")
+    row("search p95 (first run)", np95, sp95, "ms", "lower")
+    nm2, np952 = latency(naive_q["again"])
+    sm2, sp952 = latency(ns_q["again"])
+    row("search median (second run)", nm2, sm2, "ms", "lower")
+    row("search p95 (second run)", np952, sp952, "ms", "lower")
+    empty_naive = sum(1 for t in naive_q["totals"] if t == 0)
+    empty_ns = sum(1 for t in ns_q["totals"] if t == 0)
+    _print_table(
+        f"N = {n}: usual recipe vs newsearch (--jobs {jobs})",
+        ("measure", "usual recipe", "newsearch", "ratio", "better"),
+        rows,
+    )
+    print(f"queries with no result: usual recipe {empty_naive}, newsearch {empty_ns} "
+          f"(of {len(QUERIES)})")
+    print(f"text: usual recipe counts the raw body ({naive['text_bytes'] / 1e6:.1f} MB), newsearch "
+          f"the plain text it extracts ({ns['text_bytes'] / 1e6:.1f} MB); posts/s compares like "
+          "for like")
+    return {"n": n, "naive": naive, "newsearch": ns}
+
+
+def cold_start(scratch: Path, runs: int = 7) -> None:
+    """Median wall time of the whole `newsearch search QUERY` command on the bundled corpus."""
+    work = scratch / "cold"
+    shutil.copytree(ROOT / "corpus", work / "corpus")
+    exe = shutil.which("newsearch", path=str(Path(sys.executable).parent)) or "newsearch"
+    subprocess.run([exe, "index", "--quiet"], cwd=work, check=True, capture_output=True)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([exe, "search", "工业经济"], cwd=work, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    floor = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        floor.append(time.perf_counter() - start)
+    jieba_load = []
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-c", "import logging, jieba; jieba.setLogLevel(logging.WARNING); "
+             "jieba.initialize()"], check=True, capture_output=True)
+        jieba_load.append(time.perf_counter() - start)
+    _print_table(
+        "cold start (bundled corpus/, index built)",
+        ("command", "median wall", "runs"),
+        [
+            ("newsearch search 工业经济", f"{statistics.median(times):.3f} s", str(runs)),
+            ("python -c pass (interpreter floor)", f"{statistics.median(floor):.3f} s", str(runs)),
+            ("python: import jieba + load its dictionary", f"{statistics.median(jieba_load):.3f} s",
+             "3"),
+        ],
+    )
+
+
+def _print_table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(_width(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
+    print(f"\n{title}")
+    line = "  ".join(_pad(h, w) for h, w in zip(header, widths, strict=True))
+    print(line)
+    print("-" * _width(line))
+    for r in rows:
+        print("  ".join(_pad(str(c), w) for c, w in zip(r, widths, strict=True)))
+
+
+def _width(s: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+
+
+def _pad(s: str, width: int) -> str:
+    return s + " " * (width - _width(s))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--n", type=int, action="append", help="posts (repeatable)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold-start runs")
+    args = parser.parse_args()
+    sizes = args.n or [5000, 36066]
+    try:
+        import frontmatter  # noqa: F401
+    except ImportError:
+        print("the baseline needs python-frontmatter: pip install -e '.[bench]'", file=sys.stderr)
+        return 2
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}; date {time.strftime('%Y-%m-%d')}")
+    with tempfile.TemporaryDirectory(prefix="newsearch-bench-") as tmp:
+        scratch = Path(tmp)
+        with tarfile.open(TARBALL) as tar:
+            tar.extractall(scratch / "all", filter="data")
+        source = scratch / "all" / "xwlb"
+        for n in sizes:
+            bench_n(n, args.jobs, scratch, source)
+        if not args.no_cold:
+            cold_start(scratch)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
