@@ -44,7 +44,31 @@ _EXPORTS = {
     "RebuildRequiredError": "errors",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "BuildError",
+    "CorpusError",
+    "Hit",
+    "IndexInfo",
+    "IndexLockedError",
+    "IndexNotFoundError",
+    "IndexReport",
+    "NewsearchError",
+    "NotAnIndexError",
+    "Post",
+    "PostNotFoundError",
+    "Problem",
+    "Progress",
+    "QueryError",
+    "ReadResult",
+    "RebuildRequiredError",
+    "SearchIndex",
+    "SearchResults",
+    "__version__",
+    "build_index",
+    "open_index",
+    "read_corpus",
+    "read_post",
+]
 
 
 def __getattr__(name: str) -> Any:

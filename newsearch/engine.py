@@ -40,6 +40,7 @@ from .store import Snapshot, folder_kind
 #: keyword has rarer words (it still counts for the ranking).
 COMMON_SHARE = 0.4
 MATCH_LITERAL, MATCH_ALL, MATCH_SOME, MATCH_FILTER = "literal", "all words", "some words", "filter"
+MATCH_SIMILAR = "similar"
 
 
 @dataclass(frozen=True)
@@ -158,12 +159,30 @@ class SearchIndex:
         if start and stop and start > stop:
             raise QueryError("--since is after --until")
         with self._lock:
-            return self._search(str(query), limit, page, list(categories or ()), list(tags or ()),
-                                start, stop, sort, facets)
+            return self._search(
+                str(query),
+                limit,
+                page,
+                list(categories or ()),
+                list(tags or ()),
+                start,
+                stop,
+                sort,
+                facets,
+            )
 
-    def _search(self, query: str, limit: int | None, page: int, categories: list[str],
-                tags: list[str], start: datetime | None, stop: datetime | None, sort: str,
-                facets: bool) -> SearchResults:
+    def _search(
+        self,
+        query: str,
+        limit: int | None,
+        page: int,
+        categories: list[str],
+        tags: list[str],
+        start: datetime | None,
+        stop: datetime | None,
+        sort: str,
+        facets: bool,
+    ) -> SearchResults:
         parsed = parse_query(query)
         m = self._matcher
         evals = [[self._eval(c) for c in group] for group in parsed.groups]
@@ -204,8 +223,9 @@ class SearchIndex:
             self._hit(r, hq, offset + i + 1, len(soft), textual) for i, r in enumerate(page_items)
         )
         facet_counts = self._facets(matches) if facets else None
-        return SearchResults(query=query, total=len(matches), page=page, limit=limit, hits=hits,
-                             facets=facet_counts)
+        return SearchResults(
+            query=query, total=len(matches), page=page, limit=limit, hits=hits, facets=facet_counts
+        )
 
     def _eval(self, clause: Clause) -> _ClauseEval:
         m = self._matcher
@@ -272,8 +292,14 @@ class SearchIndex:
 
     # --- ranking --------------------------------------------------------------------------------
 
-    def _rank(self, docs: set[int], soft: list[list[_ClauseEval]], evals: list[list[_ClauseEval]],
-              sort: str, wanted: int | None) -> list[_Ranked]:
+    def _rank(
+        self,
+        docs: set[int],
+        soft: list[list[_ClauseEval]],
+        evals: list[list[_ClauseEval]],
+        sort: str,
+        wanted: int | None,
+    ) -> list[_Ranked]:
         """The first ``wanted`` matches in order (all of them when ``wanted`` is None).
 
         Relevance order is: more keywords found literally, then a larger share of the words,
@@ -365,15 +391,19 @@ class SearchIndex:
             if any(d in e.exact for e in g):
                 continue
             for e in g:
-                if d in e.maybe and any(
-                    self._matcher.verify(f, e.piece, (d,)) for f in e.fields
-                ):
+                if d in e.maybe and any(self._matcher.verify(f, e.piece, (d,)) for f in e.fields):
                     n += 1
                     break
         return n
 
-    def _order_bucket(self, bucket: list[int], need: int | None, scores: dict[int, float],
-                      ts: list[int], order: list[int]) -> Iterator[int]:
+    def _order_bucket(
+        self,
+        bucket: list[int],
+        need: int | None,
+        scores: dict[int, float],
+        ts: list[int],
+        order: list[int],
+    ) -> Iterator[int]:
         """Posts of one bucket by score, then newer, then path. When only the first few are
         needed, only those (and the ties at the cut) are sorted; the rest follow if lazily
         checked posts leave the bucket."""
@@ -394,8 +424,15 @@ class SearchIndex:
         rest = [d for d in bucket if d not in chosen]
         yield from sorted(rest, key=key)
 
-    def _top(self, docs: set[int], wanted: int | None, scores: dict[int, float], ts: list[int],
-             order: list[int], sort: str) -> list[_Ranked]:
+    def _top(
+        self,
+        docs: set[int],
+        wanted: int | None,
+        scores: dict[int, float],
+        ts: list[int],
+        order: list[int],
+        sort: str,
+    ) -> list[_Ranked]:
         if sort == "newest":
             key: Any = lambda d: (-ts[d], order[d])  # noqa: E731
         elif sort == "oldest":
@@ -432,12 +469,24 @@ class SearchIndex:
                 pieces.append(piece)
         return HighlightQuery(frozenset(words), tuple(pieces))
 
-    def _hit(self, r: _Ranked, hq: HighlightQuery, rank: int, soft: int, textual: bool) -> Hit:
+    def _hit(
+        self,
+        r: _Ranked,
+        hq: HighlightQuery,
+        rank: int,
+        soft: int,
+        textual: bool,
+        match: str | None = None,
+    ) -> Hit:
         stored = self._snap.stored(r.docnum)
         post = _post_from_stored(stored)
         snippet = make_snippet(post.text or post.title, self._analyzer, hq)
-        title_spans = find_spans(post.title, self._analyzer.normalize(post.title), self._analyzer, hq)
-        if not textual:
+        title_spans = find_spans(
+            post.title, self._analyzer.normalize(post.title), self._analyzer, hq
+        )
+        if match is not None:
+            pass
+        elif not textual:
             match = MATCH_FILTER
         elif r.literal == soft:
             match = MATCH_LITERAL
@@ -538,7 +587,8 @@ class SearchIndex:
             top = heapq.nlargest(limit, scores.items(), key=lambda kv: (kv[1], -kv[0]))
             hq = HighlightQuery(frozenset(w for w, _ in key), ())
             hits = tuple(
-                self._hit(_Ranked(d, 0, 0.0, s), hq, i + 1, 1, True) for i, (d, s) in enumerate(top)
+                self._hit(_Ranked(d, 0, 0.0, s), hq, i + 1, 1, True, MATCH_SIMILAR)
+                for i, (d, s) in enumerate(top)
             )
             label = " ".join(w for w, _ in key)
             return SearchResults(query=label, total=len(scores), page=1, limit=limit, hits=hits)

@@ -1,7 +1,7 @@
 """The one error tree of newsearch.
 
-Every failure a user can cause (a missing index, a locked index, a bad date option, an index built with
-other analysis settings) is a NewsearchError subclass; the CLI maps them to one line on stderr.
+Every failure a user can cause (a missing index, a locked index, a bad date option, an index built
+with other analysis settings) is a NewsearchError subclass; the CLI maps them to one line on stderr.
 """
 
 from __future__ import annotations

@@ -34,14 +34,15 @@ class Snippet:
 
 @dataclass(frozen=True)
 class HighlightQuery:
-    """What to highlight: query words (normalised) and literal pieces (normalised, no separators)."""
+    """What to highlight: query words and literal pieces (normalised, separators dropped)."""
 
     words: frozenset[str]
     pieces: tuple[str, ...]
 
 
-def find_spans(text: str, norm: str, analyzer: Analyzer, hq: HighlightQuery,
-               base: int = 0) -> list[tuple[int, int]]:
+def find_spans(
+    text: str, norm: str, analyzer: Analyzer, hq: HighlightQuery, base: int = 0
+) -> list[tuple[int, int]]:
     """Spans of matched words (whole tokens or sub-words) and literal pieces in ``text``."""
     spans: list[tuple[int, int]] = []
     if hq.words:
@@ -112,8 +113,9 @@ def _append_trimmed(text: str, s: int, e: int, out: list[tuple[int, int]]) -> No
         out.append((s, e))
 
 
-def make_snippet(text: str, analyzer: Analyzer, hq: HighlightQuery,
-                 max_len: int = SNIPPET_MAX) -> Snippet:
+def make_snippet(
+    text: str, analyzer: Analyzer, hq: HighlightQuery, max_len: int = SNIPPET_MAX
+) -> Snippet:
     """The best window of ``text`` for the query, about 100-160 characters, with highlights."""
     if not text:
         return Snippet("", ())
@@ -128,7 +130,7 @@ def make_snippet(text: str, analyzer: Analyzer, hq: HighlightQuery,
     if hits:
         for k, (s, e) in enumerate(sents):
             score = 0.0
-            for item, weight, positions in hits:
+            for _item, weight, positions in hits:
                 if any(s <= p < e for p in positions):
                     score += weight
             if score > best_score:
@@ -142,13 +144,17 @@ def make_snippet(text: str, analyzer: Analyzer, hq: HighlightQuery,
         k_after, k_before = best + 1, best - 1
         while True:
             grown = False
-            if k_after < len(sents) and sents[k_after][1] - start <= max_len and (
-                end - start < SNIPPET_MIN or _has_hit(hits, *sents[k_after])
+            if (
+                k_after < len(sents)
+                and sents[k_after][1] - start <= max_len
+                and (end - start < SNIPPET_MIN or _has_hit(hits, *sents[k_after]))
             ):
                 end = sents[k_after][1]
                 k_after += 1
                 grown = True
-            elif k_before >= 0 and end - sents[k_before][0] <= max_len and end - start < SNIPPET_MIN:
+            elif (
+                k_before >= 0 and end - sents[k_before][0] <= max_len and end - start < SNIPPET_MIN
+            ):
                 start = sents[k_before][0]
                 k_before -= 1
                 grown = True
@@ -156,7 +162,9 @@ def make_snippet(text: str, analyzer: Analyzer, hq: HighlightQuery,
                 break
     window = text[start:end]
     spans = find_spans(window, norm[start:end], analyzer, hq)
-    prefix = ELLIPSIS if start > 0 and sents[0][0] < start and not _starts_sentence(text, start) else ""
+    prefix = (
+        ELLIPSIS if start > 0 and sents[0][0] < start and not _starts_sentence(text, start) else ""
+    )
     suffix = ELLIPSIS if end < len(text.rstrip()) and not _ends_sentence(text, end) else ""
     body = _SPACES.sub(" ", window) if "\n" in window else window
     if body != window:

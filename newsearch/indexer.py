@@ -122,7 +122,9 @@ def _index_batch(batch: int, jobs: list[_Job]) -> _BatchResult:
                     data = fh.read()
             except OSError as exc:
                 result.failed.append(job.path)
-                result.problems.append(Problem(job.path, f"cannot read file: {exc.strerror or exc}"))
+                result.problems.append(
+                    Problem(job.path, f"cannot read file: {exc.strerror or exc}")
+                )
                 continue
             sha1 = content_hash(data)
             if sha1 == job.old_sha1:
@@ -137,7 +139,9 @@ def _index_batch(batch: int, jobs: list[_Job]) -> _BatchResult:
             except Exception as exc:  # a bug must not cost the other posts
                 result.failed.append(job.path)
                 result.problems.append(
-                    Problem(job.path, f"unexpected error while reading: {type(exc).__name__}: {exc}")
+                    Problem(
+                        job.path, f"unexpected error while reading: {type(exc).__name__}: {exc}"
+                    )
                 )
                 continue
             doc = make_document(post, analyzer, FileState(job.size, job.mtime_ns, sha1), tz)
@@ -204,14 +208,26 @@ def build_index(
             f"{folder} exists and is not a newsearch index; refusing to write there "
             "(choose another --index folder)"
         )
-    os.makedirs(folder, exist_ok=True)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise NotAnIndexError(f"cannot create the index folder {folder}: {exc.strerror}") from exc
     lock = store.WriteLock(folder)
     lock.acquire(wait=wait_for_lock)
     try:
         if kind != "newsearch":
             store.write_marker(folder)
-        return _build(corpus_root, folder, rebuild, jobs, user_dict_text, timezone, progress,
-                      started, optimize)
+        return _build(
+            corpus_root,
+            folder,
+            rebuild,
+            jobs,
+            user_dict_text,
+            timezone,
+            progress,
+            started,
+            optimize,
+        )
     finally:
         lock.release()
 
@@ -303,6 +319,7 @@ def _build(
         total=sum(s.doc_count() for s in report.segments),
         seconds=time.perf_counter() - started,
         text_bytes=report.text_bytes,
+        file_bytes=total_bytes,
         jobs=jobs,
         rebuilt=rebuild,
     )
@@ -315,7 +332,9 @@ def validate_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise CorpusError(f"unknown time zone: {name!r} (use an IANA name such as Asia/Shanghai)") from exc
+        raise CorpusError(
+            f"unknown time zone: {name!r} (use an IANA name such as Asia/Shanghai)"
+        ) from exc
     return name
 
 
@@ -330,14 +349,18 @@ def _merge_policy(segments: list[Any], optimize: bool) -> list[Any]:
     """Which segments to merge: all with ``optimize``; else the smallest ones when there are
     too many, plus any mostly made of deleted documents."""
     if optimize:
-        return list(segments) if len(segments) > 1 or any(s.has_deletions() for s in segments) else []
+        return (
+            list(segments) if len(segments) > 1 or any(s.has_deletions() for s in segments) else []
+        )
     chosen: list[Any] = []
     if len(segments) > MAX_SEGMENTS:
         by_size = sorted(segments, key=lambda s: s.doc_count())
         chosen = by_size[: len(segments) - MAX_SEGMENTS // 2 + 1]
     for seg in segments:
-        if seg not in chosen and seg.doc_count_all() and (
-            seg.deleted_count() / seg.doc_count_all() > MAX_DELETED_SHARE
+        if (
+            seg not in chosen
+            and seg.doc_count_all()
+            and (seg.deleted_count() / seg.doc_count_all() > MAX_DELETED_SHARE)
         ):
             chosen.append(seg)
     return chosen if len(chosen) > 1 or any(s.has_deletions() for s in chosen) else []
@@ -358,7 +381,9 @@ def _check_settings(settings: IndexSettings, user_dict: str | None, timezone: st
             "newsearch index --rebuild"
         )
     if (settings.analysis.user_dict or None) != (user_dict or None):
-        have = "a different user dictionary" if settings.analysis.user_dict else "no user dictionary"
+        have = (
+            "a different user dictionary" if settings.analysis.user_dict else "no user dictionary"
+        )
         raise RebuildRequiredError(
             f"the index was built with {have}; to change the analysis, rebuild it with: "
             "newsearch index --rebuild" + (" --user-dict FILE" if user_dict else "")
@@ -409,9 +434,16 @@ def _batches(jobs_list: list[_Job], jobs: int) -> list[list[_Job]]:
 class _Run:
     """The committing side of one build: segments, deletions, counts."""
 
-    def __init__(self, storage: Any, folder: str, schema: NewsearchSchema, segments: list[Any],
-                 generation: int, indexed: dict[str, tuple[int, FileState]],
-                 progress: ProgressCallback | None):
+    def __init__(
+        self,
+        storage: Any,
+        folder: str,
+        schema: NewsearchSchema,
+        segments: list[Any],
+        generation: int,
+        indexed: dict[str, tuple[int, FileState]],
+        progress: ProgressCallback | None,
+    ):
         self.storage = storage
         self.folder = folder
         self.schema = schema
@@ -447,8 +479,13 @@ class _Run:
         self.bytes_done += nbytes
         if self.progress is not None:
             self.progress(
-                Progress("index", min(self.done, self.total), self.total,
-                         min(self.bytes_done, self.bytes_total), self.bytes_total)
+                Progress(
+                    "index",
+                    min(self.done, self.total),
+                    self.total,
+                    min(self.bytes_done, self.bytes_total),
+                    self.bytes_total,
+                )
             )
 
     def delete(self, paths: list[str]) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -104,8 +103,9 @@ class Literal:
 _NO_LITERAL = Literal(frozenset(), frozenset())
 
 
-def _reach(edges: dict[tuple[int, int], list[str]], docs_of: Callable[[tuple[int, int]], set[int]],
-           n: int) -> set[int]:
+def _reach(
+    edges: dict[tuple[int, int], list[str]], docs_of: Callable[[tuple[int, int]], set[int]], n: int
+) -> set[int]:
     """Posts that can get from the start of a piece to its end through the edges (no positions)."""
     fwd: dict[int, set[int]] = {0: set()}
     for j in range(1, n + 1):
@@ -262,8 +262,9 @@ class Matcher:
             return Literal(frozenset(found), frozenset())
         return Literal(frozenset(found), frozenset(plan.candidates), plan)
 
-    def _plan(self, field: str, q: str, found: set[int], cuts: set[int],
-              mandatory: set[int]) -> _Plan | None:
+    def _plan(
+        self, field: str, q: str, found: set[int], cuts: set[int], mandatory: set[int]
+    ) -> _Plan | None:
         """The ways q can run across precise words (the end of one word, whole words, then the
         start of another) and the posts where they might, from document sets alone."""
         vocab = self.vocabulary(field)
@@ -303,14 +304,12 @@ class Matcher:
         join_field = JOIN_FIELDS[field]
         is_word = self.analyzer.is_word
         paths = _paths(edges, n, _MAX_PATHS)
+        edge_cands: dict[tuple[int, int], set[int]] = {}
         if paths is None:
-            edge_cands = {e: set() for e in edges}
             candidates = _reach(edges, docs_of, n) - found
-            for e in edge_cands:
-                edge_cands[e] = candidates
+            edge_cands = dict.fromkeys(edges, candidates)
         else:
             candidates = set()
-            edge_cands = {}
             for path in paths:
                 docs: set[int] | None = None
                 for _, k in path[:-1]:
@@ -463,4 +462,3 @@ class Matcher:
 
 def bm25(idf: float, tf: float) -> float:
     return idf * tf * (K1 + 1.0) / (tf + K1)
-

@@ -71,7 +71,9 @@ class IndexReport:
     #: Documents in the index after the build.
     total: int = 0
     seconds: float = 0.0
+    #: Plain text analysed (titles and bodies), and the size of the post files read.
     text_bytes: int = 0
+    file_bytes: int = 0
     jobs: int = 1
     rebuilt: bool = False
 
@@ -100,7 +102,8 @@ class Hit:
     #: Highlight offsets into ``title``.
     title_highlights: tuple[tuple[int, int], ...] = ()
     rank: int = 0
-    #: How the post matched: "literal", "all words", "some words", or "filter" (no text query).
+    #: How the post matched: "literal", "all words", "some words", "filter" (no text query), or
+    #: "similar" (from ``SearchIndex.similar``).
     match: str = ""
 
 

@@ -15,8 +15,15 @@ from .errors import QueryError
 
 #: Quote pairs a Chinese keyboard produces as well as ASCII double quotes.
 _QUOTES = {'"': '"', "“": "”", "”": "”", "「": "」", "『": "』", "＂": "＂"}
-_FIELDS = {"title": "title", "category": "category", "cat": "category", "tag": "tag",
-           "标题": "title", "分类": "category", "标签": "tag"}
+_FIELDS = {
+    "title": "title",
+    "category": "category",
+    "cat": "category",
+    "tag": "tag",
+    "标题": "title",
+    "分类": "category",
+    "标签": "tag",
+}
 _FIELD_RE = re.compile(r"^([A-Za-z\u4e00-\u9fff]+)[:：](.*)$", re.S)
 _SPACE = re.compile(r"\s+")
 
@@ -129,7 +136,11 @@ def _split(text: str) -> list[tuple[str, bool]]:
             inner = text[i + 1 : close]
             prefix = "".join(buf)
             buf.clear()
-            if prefix in ("-", "") or prefix.rstrip(":：").lower() in _FIELDS or prefix.startswith("-"):
+            if (
+                prefix in ("-", "")
+                or prefix.rstrip(":：").lower() in _FIELDS
+                or prefix.startswith("-")
+            ):
                 if prefix == "":
                     items.append((inner, True))
                 else:
@@ -152,7 +163,9 @@ SORTS = ("relevance", "newest", "oldest")
 _DATE_RE = re.compile(r"^\s*(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?\s*$")
 
 
-def parse_date_bound(value: str | date | datetime | None, timezone: str, *, end: bool) -> datetime | None:
+def parse_date_bound(
+    value: str | date | datetime | None, timezone: str, *, end: bool
+) -> datetime | None:
     """``2022``, ``2022-05`` or ``2022-05-27`` in the corpus time zone, as an inclusive bound.
 
     A start bound is the first instant of the period, an end bound its last.
@@ -163,7 +176,6 @@ def parse_date_bound(value: str | date | datetime | None, timezone: str, *, end:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=tz)
     if isinstance(value, date):
-        y, m, d = value.year, value.month, value.day
         first = datetime.combine(value, time(0), tz)
         return first + timedelta(days=1) - timedelta(microseconds=1) if end else first
     m_ = _DATE_RE.match(str(value))

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from whoosh import columns, fields, formats
 
-from .analysis import Analyzer, AnalysisSettings, TermCounts
+from .analysis import AnalysisSettings, Analyzer, TermCounts
 from .models import Post
 
 #: Bump when the fields or their encoding change: older indexes must then be rebuilt.

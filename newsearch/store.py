@@ -20,10 +20,10 @@ import threading
 import time
 import zlib
 from array import array
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from bisect import bisect_right
 from itertools import accumulate
 from typing import Any
 
@@ -49,9 +49,9 @@ from .errors import (
     RebuildRequiredError,
 )
 from .schema import (
+    JOIN_FIELDS,
     KEYWORD_FIELDS,
     SCHEMA_VERSION,
-    JOIN_FIELDS,
     SUB_FIELDS,
     WORD_FIELDS,
     Document,
@@ -141,8 +141,9 @@ class WriteLock:
                 return
             if not wait:
                 os.close(fd)
+                folder = os.path.dirname(self.path)
                 raise IndexLockedError(
-                    f"another newsearch process is writing to the index in {os.path.dirname(self.path)}"
+                    f"another newsearch process is writing to the index in {folder}"
                     " (use --wait to wait for it)"
                 )
             time.sleep(poll)
@@ -198,7 +199,7 @@ def storage_for(folder: str, readonly: bool = False) -> FileStorage:
 
 
 def read_toc(folder: str, storage: FileStorage | None = None) -> TOC:
-    """The last commit of the index in ``folder``, checked to be a newsearch index of this version."""
+    """The last commit of the index in ``folder``, checked to be a newsearch index we can read."""
     kind = folder_kind(folder)
     if kind in ("missing", "empty"):
         raise IndexNotFoundError(f"no index in {folder} (build one with: newsearch index)")
@@ -223,7 +224,9 @@ def read_toc(folder: str, storage: FileStorage | None = None) -> TOC:
     return toc
 
 
-def commit(storage: FileStorage, schema: NewsearchSchema, segments: list[Any], generation: int) -> None:
+def commit(
+    storage: FileStorage, schema: NewsearchSchema, segments: list[Any], generation: int
+) -> None:
     """Make ``segments`` the index: one atomic rename of a new table of contents."""
     TOC(schema, segments, generation).write(storage, INDEX_NAME)
 
@@ -277,13 +280,18 @@ class _BulkPostingsWriter(W3PostingsWriter):
         n = len(ids)
         for start in range(0, n, self._blocklimit):
             end = start + self._blocklimit
-            self._fill(ids[start:end], weights[start:end], values[start:end] if values else None,
-                       lengths[start:end])
+            self._fill(
+                ids[start:end],
+                weights[start:end],
+                values[start:end] if values else None,
+                lengths[start:end],
+            )
             if end < n:
                 self._write_block()
 
-    def _fill(self, ids: list[int], weights: list[float], values: list[bytes] | None,
-              lengths: list[int]) -> None:
+    def _fill(
+        self, ids: list[int], weights: list[float], values: list[bytes] | None, lengths: list[int]
+    ) -> None:
         self._ids = array("I", ids)
         self._weights = array("f", weights)
         self._values = values if values is not None else []
@@ -302,8 +310,14 @@ class _BulkPostingsWriter(W3PostingsWriter):
             databytes = zlib.compress(databytes, comp)
         ids = self._ids
         infobytes = pickle.dumps(
-            (len(ids), ids[-1], self._maxweight, comp, length_to_byte(self._minlength),
-             length_to_byte(self._maxlength)),
+            (
+                len(ids),
+                ids[-1],
+                self._maxweight,
+                comp,
+                length_to_byte(self._minlength),
+                length_to_byte(self._maxlength),
+            ),
             2,
         )
         blocklength = len(infobytes) + len(databytes)
@@ -325,7 +339,11 @@ class _BulkFieldWriter(W3FieldWriter):
         )
 
     def add_list(
-        self, btext: bytes, ids: list[int], weights: list[float], values: list[bytes] | None,
+        self,
+        btext: bytes,
+        ids: list[int],
+        weights: list[float],
+        values: list[bytes] | None,
         lengths: list[int],
     ) -> None:
         if len(ids) <= INLINE_LIMIT:
@@ -333,8 +351,14 @@ class _BulkFieldWriter(W3FieldWriter):
             # though its own writer never stores them there; most terms of a segment have one
             # or two postings, and this saves a block, a seek and a decompression for each.
             info = _TERMINFO.pack(
-                1, sum(weights), len(ids), length_to_byte(min(lengths)),
-                length_to_byte(max(lengths)), max(weights), ids[0], ids[-1],
+                1,
+                sum(weights),
+                len(ids),
+                length_to_byte(min(lengths)),
+                length_to_byte(max(lengths)),
+                max(weights),
+                ids[0],
+                ids[-1],
             )
             inlined = (tuple(ids), tuple(weights), tuple(values) if values else ())
             self._tindex.add(pack_ushort(self._fieldid) + btext, info + pickle.dumps(inlined, 2))
@@ -444,8 +468,13 @@ class SegmentBuilder:
             fw.start_field(fname, schema[fname])
             for term in sorted(post):
                 ids = post[term].tolist()
-                fw.add_list(term.encode("utf-8", "surrogatepass"), ids, [1.0] * len(ids), None,
-                            [0] * len(ids))
+                fw.add_list(
+                    term.encode("utf-8", "surrogatepass"),
+                    ids,
+                    [1.0] * len(ids),
+                    None,
+                    [0] * len(ids),
+                )
             fw.finish_field()
         for fname in WORD_FIELDS:
             self._write_words(fw, fname)
@@ -478,8 +507,13 @@ class SegmentBuilder:
             else:
                 ends = list(accumulate(c * 4 for c in counts))
                 values = [bytes(posbytes[e - c * 4 : e]) for e, c in zip(ends, counts, strict=True)]
-            fw.add_list(term.encode("utf-8", "surrogatepass"), ids, [float(c) for c in counts],
-                        values, [lengths[i] for i in ids])
+            fw.add_list(
+                term.encode("utf-8", "surrogatepass"),
+                ids,
+                [float(c) for c in counts],
+                values,
+                [lengths[i] for i in ids],
+            )
         fw.finish_field()
 
     def _write_subs(self, fw: _BulkFieldWriter, fname: str) -> None:
@@ -491,8 +525,13 @@ class SegmentBuilder:
         for term in sorted(post):
             docs, counts = post[term]
             ids = docs.tolist()
-            fw.add_list(term.encode("utf-8", "surrogatepass"), ids, [float(c) for c in counts],
-                        None, [lengths[i] for i in ids])
+            fw.add_list(
+                term.encode("utf-8", "surrogatepass"),
+                ids,
+                [float(c) for c in counts],
+                None,
+                [lengths[i] for i in ids],
+            )
         fw.finish_field()
 
     def cancel(self) -> None:
@@ -525,8 +564,14 @@ EMPTY = Postings([], [], None)
 class SegmentView:
     """One segment of a snapshot: its reader and where its documents start."""
 
-    def __init__(self, storage: FileStorage, schema: NewsearchSchema, segment: Any, offset: int,
-                 generation: int):
+    def __init__(
+        self,
+        storage: FileStorage,
+        schema: NewsearchSchema,
+        segment: Any,
+        offset: int,
+        generation: int,
+    ):
         self.segment = segment
         self.reader = SegmentReader(storage, schema, segment, generation=generation)
         self.offset = offset
@@ -544,7 +589,9 @@ class SegmentView:
         except (TermNotFound, KeyError):
             return None
 
-    def postings(self, fieldname: str, tbytes: bytes, want_values: bool) -> tuple[list[int], list[float], list[bytes] | None] | None:
+    def postings(
+        self, fieldname: str, tbytes: bytes, want_values: bool
+    ) -> tuple[list[int], list[float], list[bytes] | None] | None:
         info = self.term_info(fieldname, tbytes)
         if info is None:
             return None
@@ -559,7 +606,9 @@ class SegmentView:
             if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length unpacked
                 length = length[0]
             start = self._postings_base + offset
-            ids, weights, vals = _read_blocks(self._postings_map[start : start + length], want_values)
+            ids, weights, vals = _read_blocks(
+                self._postings_map[start : start + length], want_values
+            )
         if self.deleted:
             keep = [i for i, d in enumerate(ids) if d not in self.deleted]
             if len(keep) != len(ids):
@@ -579,7 +628,9 @@ class SegmentView:
             return iter(())
         return terms.items_from(fieldname, b"")
 
-    def read_postings(self, info: Any, want_values: bool) -> tuple[list[int], list[float], list[bytes] | None]:
+    def read_postings(
+        self, info: Any, want_values: bool
+    ) -> tuple[list[int], list[float], list[bytes] | None]:
         """A term's postings with local document numbers, deleted documents included."""
         if info.is_inlined():
             ids, weights, values = info.inlined_postings()
@@ -686,7 +737,9 @@ class SegmentView:
             self._postings_map = None
 
 
-def _read_blocks(data: bytes, want_values: bool) -> tuple[list[int], list[float], list[bytes] | None]:
+def _read_blocks(
+    data: bytes, want_values: bool
+) -> tuple[list[int], list[float], list[bytes] | None]:
     """Decode a whole on-disk posting list (Whoosh's whoosh3 block format) in bulk."""
     ids: list[int] = []
     weights: list[float] = []
@@ -864,7 +917,9 @@ class Snapshot:
         return self.memo(("avg", fieldname), make)
 
     def vocabularies(self, fieldname: str) -> list[str]:
-        return self.memo(("voc", fieldname), lambda: [v.vocabulary(fieldname) for v in self.segments])
+        return self.memo(
+            ("voc", fieldname), lambda: [v.vocabulary(fieldname) for v in self.segments]
+        )
 
     def is_deleted(self, docnum: int) -> bool:
         view, local = self._locate(docnum)
@@ -907,8 +962,9 @@ class Snapshot:
 # --- merging -----------------------------------------------------------------------------------
 
 
-def merge_segments(storage: FileStorage, schema: NewsearchSchema, segments: list[Any],
-                   generation: int) -> Any:
+def merge_segments(
+    storage: FileStorage, schema: NewsearchSchema, segments: list[Any], generation: int
+) -> Any:
     """Write the live documents of ``segments`` as one new segment and return it.
 
     Stored values, columns and postings are copied as they are (positions stay encoded), so no
@@ -1011,7 +1067,9 @@ def _merge(storage: FileStorage, schema: NewsearchSchema, views: list[SegmentVie
         raise
 
 
-def _merged_terms(views: list[SegmentView], fname: str) -> Iterator[tuple[bytes, list[tuple[int, Any]]]]:
+def _merged_terms(
+    views: list[SegmentView], fname: str
+) -> Iterator[tuple[bytes, list[tuple[int, Any]]]]:
     """Terms of one field over all views, in order, each with (view, term info) pairs."""
     import heapq
 

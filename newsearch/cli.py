@@ -1,0 +1,1018 @@
+"""The ``newsearch`` command line: click parses options, rich draws the terminal, the library works.
+
+Each command makes one library call and renders its result. The library, rich and most of the
+standard library are imported inside the commands, so that a search starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from rich.console import Console
+
+    from .engine import IndexInfo, SearchIndex
+    from .indexer import Progress
+    from .models import Hit, IndexReport, Post, SearchResults
+
+#: Exit code of an error that is a bug, not a bad input.
+UNEXPECTED_EXIT = 1
+
+# Styles of the terminal output (rich style strings; post text never becomes markup).
+STYLES = {
+    "head": "bold",
+    "title": "bold",
+    "title_hl": "bold underline red",
+    "hl": "bold red",
+    "meta": "dim",
+    "url": "blue",
+    "path": "dim",
+    "key": "bold",
+    "count": "cyan",
+    "warn": "yellow",
+    "problem": "red",
+}
+
+Seg = tuple[str, str]
+"""A piece of a line: its text and a style name from STYLES ("" for none)."""
+
+
+# --- making post text safe to print --------------------------------------------------------------
+
+_TABLES: dict[bool, dict[int, str]] = {}
+
+
+def _safe_table(one_line: bool) -> dict[int, str]:
+    table = _TABLES.get(one_line)
+    if table is None:
+        table = {c: chr(0x2400 + c) for c in range(0x20) if c not in (9, 10)}  # ␀ ␁ … ␛ …
+        table[0x7F] = "\u2421"  # ␡
+        bad = "\ufffd"
+        for c in range(0x80, 0xA0):  # C1 controls (0x9b is a CSI on some terminals)
+            table[c] = bad
+        for c in range(0xD800, 0xE000):  # lone surrogates cannot be encoded
+            table[c] = bad
+        for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)):  # bidi overrides
+            table[c] = bad
+        if one_line:
+            table[9] = table[10] = " "
+        _TABLES[one_line] = table
+    return table
+
+
+def visible(text: str, *, one_line: bool = False) -> str:
+    """``text`` with every control character replaced by one visible character.
+
+    The result has the same length as ``text``, so highlight offsets stay valid. Newlines and tabs
+    are kept (or become spaces with ``one_line``); ``\\x1b`` becomes ``␛``, so nothing in a post
+    reaches the terminal as an escape sequence.
+    """
+    return text.translate(_safe_table(one_line))
+
+
+def marked(text: str, spans: Iterable[tuple[int, int]], style: str, hl: str) -> list[Seg]:
+    """``text`` cut into plain and highlighted pieces (spans are clamped, overlaps merged)."""
+    segs: list[Seg] = []
+    pos = 0
+    n = len(text)
+    for s, e in sorted(spans):
+        s, e = max(s, pos, 0), min(e, n)
+        if e <= s:
+            continue
+        if s > pos:
+            segs.append((text[pos:s], style))
+        segs.append((text[s:e], hl))
+        pos = e
+    if pos < n:
+        segs.append((text[pos:], style))
+    return segs
+
+
+# --- writers: plain text for pipes, rich for terminals -------------------------------------------
+
+
+class PlainWriter:
+    """Unstyled text, not wrapped: for pipes, files and ``grep``."""
+
+    def __init__(self, err: bool = False):
+        self.err = err
+
+    def line(self, segs: Sequence[Seg] = ()) -> None:
+        click.echo("".join(t for t, _ in segs), err=self.err)
+
+    def items(self, rows: Sequence[tuple[str, list[list[Seg]]]]) -> None:
+        """Numbered blocks: a label (``1.``) then lines indented under the first one."""
+        width = max((len(label) for label, _ in rows), default=0)
+        for i, (label, lines) in enumerate(rows):
+            if i:
+                self.line()
+            for j, segs in enumerate(lines):
+                lead = label.rjust(width) if j == 0 else " " * width
+                self.line([(lead + " ", ""), *segs])
+
+    def fields(self, rows: Sequence[tuple[str, list[Seg]]], indent: int = 0) -> None:
+        """Key-value rows, the keys in a column."""
+        width = max((cells(k) for k, _ in rows), default=0)
+        for key, segs in rows:
+            pad = " " * (width - cells(key) + 2)
+            self.line([(" " * indent + key + pad, ""), *segs])
+
+    def text(self, text: str) -> None:
+        click.echo(text, err=self.err)
+
+
+class RichWriter:
+    """Styled and wrapped to the terminal's width by rich."""
+
+    def __init__(self, console: Console):
+        self.console = console
+
+    @staticmethod
+    def _text(segs: Sequence[Seg]) -> Any:
+        from rich.text import Text
+
+        out = Text(overflow="fold", no_wrap=False)
+        for text, style in segs:
+            out.append(text, STYLES.get(style, "") or None)
+        return out
+
+    def line(self, segs: Sequence[Seg] = ()) -> None:
+        self.console.print(self._text(segs))
+
+    def items(self, rows: Sequence[tuple[str, list[list[Seg]]]]) -> None:
+        from rich.table import Table
+
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(justify="right", no_wrap=True)
+        grid.add_column(overflow="fold")
+        for i, (label, lines) in enumerate(rows):
+            if i:
+                grid.add_row("", "")
+            body = self._text([])
+            for j, segs in enumerate(lines):
+                if j:
+                    body.append("\n")
+                body.append_text(self._text(segs))
+            grid.add_row(label, body)
+        self.console.print(grid)
+
+    def fields(self, rows: Sequence[tuple[str, list[Seg]]], indent: int = 0) -> None:
+        from rich.padding import Padding
+        from rich.table import Table
+
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style=STYLES["key"], no_wrap=True)
+        grid.add_column(overflow="fold")
+        for key, segs in rows:
+            grid.add_row(key, self._text(segs))
+        self.console.print(Padding(grid, (0, 0, 0, indent)) if indent else grid)
+
+    def text(self, text: str) -> None:
+        self.line([(text, "")])
+
+
+Writer = PlainWriter | RichWriter
+
+
+def cells(text: str) -> int:
+    """Terminal columns of ``text``: Chinese characters take two."""
+    from unicodedata import east_asian_width
+
+    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _force_color() -> bool:
+    return bool(os.environ.get("FORCE_COLOR")) and not os.environ.get("NO_COLOR")
+
+
+def writer(err: bool = False) -> Writer:
+    """rich on a terminal (or with FORCE_COLOR), plain text otherwise.
+
+    rich itself honours NO_COLOR (no colours, only bold and underline) and TERM=dumb.
+    """
+    stream = sys.stderr if err else sys.stdout
+    if _force_color() or _isatty(stream):
+        return RichWriter(_console(stream))
+    return PlainWriter(err)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _console(stream: Any) -> Console:
+    from rich.console import Console
+
+    return Console(
+        file=stream,
+        force_terminal=True if _force_color() else None,
+        highlight=False,
+        markup=False,
+        emoji=False,
+    )
+
+
+def _folder(path: str) -> str:
+    return path if path.endswith(("/", os.sep)) else path + "/"
+
+
+def _plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def _when(d: datetime | None) -> str:
+    return d.strftime("%Y-%m-%d %H:%M") if d else "no date"
+
+
+# --- errors: one place maps them to exit codes ---------------------------------------------------
+
+
+class Failure(click.ClickException):
+    """A NewsearchError (or a bug) as click shows it: ``Error: ...`` on stderr."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code  # type: ignore[misc]  # click declares a ClassVar
+
+
+def _debug(ctx: click.Context) -> bool:
+    if os.environ.get("NEWSEARCH_DEBUG", "") not in ("", "0"):
+        return True
+    return bool(ctx.find_root().params.get("debug"))
+
+
+def translate_error(exc: Exception, ctx: click.Context) -> click.ClickException:
+    """The exception a user sees for ``exc``, raised from a command."""
+    from .errors import NewsearchError, QueryError
+
+    if isinstance(exc, QueryError):
+        # A bad --since, --sort or --page is a usage error, like any other bad option.
+        return click.UsageError(str(exc), ctx)
+    if isinstance(exc, NewsearchError):
+        return Failure(str(exc), exc.exit_code)
+    if isinstance(exc, OSError) and exc.strerror:
+        # The system said no (a path under a file, no permission, a full disk): not a bug.
+        where = f": {exc.filename}" if exc.filename else ""
+        return Failure(f"{exc.strerror}{where}")
+    return Failure(
+        f"unexpected {type(exc).__name__}: {exc}\n"
+        "This is a bug in newsearch; run again with --debug (or NEWSEARCH_DEBUG=1) "
+        "to see the traceback, and please report it.",
+        UNEXPECTED_EXIT,
+    )
+
+
+class Command(click.Command):
+    """A command whose errors become one clear line on stderr and the right exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except BrokenPipeError:
+            raise  # click silences it (the reader of a pipe went away)
+        except Exception as exc:
+            if _debug(ctx):
+                raise
+            raise translate_error(exc, ctx) from exc
+
+
+class Group(click.Group):
+    command_class = Command
+
+
+def _drop_jieba_chatter(record: Any) -> bool:
+    return bool(record.levelno >= 30)  # logging.WARNING
+
+
+def quiet_jieba() -> None:
+    """jieba logs "Building prefix dict..." at DEBUG level: show only its warnings.
+
+    jieba sets its own logger to DEBUG when it is imported (inside the library, after this runs),
+    so a level alone would not hold: a filter on the logger does.
+    """
+    import logging
+
+    log = logging.getLogger("jieba")
+    log.setLevel(logging.WARNING)
+    log.addFilter(_drop_jieba_chatter)  # addFilter ignores a filter that is already there
+
+
+# --- the commands --------------------------------------------------------------------------------
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+INDEX_OPTION = click.option(
+    "--index",
+    "index_dir",
+    default="index",
+    show_default=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="The index folder.",
+)
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+
+
+@click.group("newsearch", cls=Group, context_settings=CONTEXT)
+@click.version_option(__version__, message="%(prog)s %(version)s")
+@click.option("--debug", is_flag=True, help="Show a traceback for unexpected errors.")
+def cli(debug: bool) -> None:
+    """Chinese full-text search for folders of Jekyll news posts.
+
+    \b
+    Index a folder of posts, then search it:
+      newsearch index corpus/
+      newsearch search 工业经济 --since 2022-05
+      newsearch show finews/2022-05-27-NW202205272394760297.md
+    """
+    quiet_jieba()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The console script ``newsearch``."""
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal that cannot show Chinese gets escapes instead of a UnicodeEncodeError.
+        if (getattr(stream, "encoding", "") or "").lower().replace("-", "") != "utf8":
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(errors="backslashreplace")
+    cli.main(args=argv, prog_name="newsearch")
+
+
+# --- index ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("corpus", default="corpus", type=click.Path(file_okay=False))
+@INDEX_OPTION
+@click.option("--rebuild", is_flag=True, help="Build the index again from scratch.")
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), metavar="N", help="Worker processes [default: CPUs]"
+)
+@click.option(
+    "--user-dict",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE",
+    help="A jieba user dictionary (word [freq] [tag] per line); needs --rebuild to change.",
+)
+@click.option("--timezone", metavar="TZ", help="Time zone of dates without one (Asia/Shanghai).")
+@click.option("--strict", is_flag=True, help="Exit 1 if any post could not be indexed.")
+@click.option("--wait", is_flag=True, help="Wait for another process that is writing the index.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary; only problems.")
+@click.option("-v", "--verbose", is_flag=True, help="List the posts indexed with a warning.")
+def index(
+    corpus: str,
+    index_dir: str,
+    rebuild: bool,
+    jobs: int | None,
+    user_dict: str | None,
+    timezone: str | None,
+    strict: bool,
+    wait: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Build or update the index of a folder of posts.
+
+    CORPUS is the folder of posts (default: corpus/). Only new and changed posts are read again;
+    posts whose files are gone leave the index. Posts that cannot be read are listed at the end
+    and skipped (exit 0; exit 1 with --strict). Another process writing the index: exit 75.
+
+    \b
+    Examples:
+      newsearch index                      # corpus/ into index/
+      newsearch index ~/blog/_posts --index ~/.cache/blog-index --jobs 4
+      newsearch index --rebuild --user-dict words.txt
+    """
+    report = run_build(
+        corpus,
+        index_dir,
+        rebuild=rebuild,
+        jobs=jobs,
+        user_dict=user_dict,
+        timezone=timezone,
+        wait=wait,
+        show_progress=not quiet,
+    )
+    render_report(report, writer(), quiet=quiet, verbose=verbose)
+    if strict and report.problems:
+        raise Failure(f"{_plural(len(report.problems), 'post')} could not be indexed (--strict)")
+
+
+def run_build(
+    corpus: str,
+    index_dir: str,
+    *,
+    rebuild: bool = False,
+    jobs: int | None = None,
+    user_dict: str | None = None,
+    timezone: str | None = None,
+    wait: bool = False,
+    show_progress: bool = True,
+) -> IndexReport:
+    """build_index with a progress bar on stderr when it is a terminal."""
+    from .indexer import build_index
+
+    with ProgressBar(enabled=show_progress and _isatty(sys.stderr)) as callback:
+        return build_index(
+            corpus,
+            index_dir,
+            rebuild=rebuild,
+            jobs=jobs,
+            user_dict=user_dict,
+            progress=callback,
+            timezone=timezone,
+            wait_for_lock=wait,
+        )
+
+
+class ProgressBar:
+    """A rich progress bar on stderr fed by build_index's ``progress`` callback.
+
+    One bar per phase of the build (posts indexed, then segments merged, if any); it disappears
+    when the build is done.
+    """
+
+    PHASES = {"index": ("Indexing", "posts"), "merge": ("Merging segments", "segments")}
+
+    def __init__(self, enabled: bool = True, console: Console | None = None):
+        self.enabled = enabled
+        self.console = console
+        self._bar: Any = None
+        self._task: Any = None
+        self._phase = ""
+
+    def __enter__(self) -> Callable[[Progress], None] | None:
+        return self.update if self.enabled else None
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def update(self, p: Progress) -> None:
+        if p.phase == "done":
+            self.__exit__()
+            return
+        if not p.total:
+            return
+        if self._bar is None:
+            self._start()
+        if p.phase != self._phase:
+            if self._task is not None:
+                self._bar.update(self._task, visible=False)
+            label, unit = self.PHASES.get(p.phase, (p.phase.capitalize(), ""))
+            self._task = self._bar.add_task(label, total=p.total, unit=unit)
+            self._phase = p.phase
+        self._bar.update(self._task, completed=p.done, total=p.total)
+        if p.done >= p.total:
+            self._bar.refresh()  # show each phase complete, whenever the timer would draw
+
+    def _start(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            ProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as Bar
+        from rich.text import Text
+
+        class Speed(ProgressColumn):
+            def render(self, task: Any) -> Text:
+                speed = task.finished_speed or task.speed
+                unit = task.fields.get("unit")
+                text = f"{speed:,.0f} {unit}/s" if speed and unit == "posts" else ""
+                return Text(text, style="progress.data.speed")
+
+        self._bar = Bar(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            Speed(),
+            TimeRemainingColumn(),
+            console=self.console or _console(sys.stderr),
+            transient=True,
+        )
+        self._bar.start()
+
+
+def render_report(
+    report: IndexReport, out: Writer, *, quiet: bool = False, verbose: bool = False
+) -> None:
+    if not quiet:
+        if report.changed or report.rebuilt:
+            seconds = max(report.seconds, 1e-9)
+            rows = [
+                ("added", str(report.added)),
+                ("updated", str(report.updated)),
+                ("removed", str(report.removed)),
+                ("unchanged", str(report.unchanged)),
+                ("problems", str(len(report.problems))),
+                ("posts in index", str(report.total)),
+                ("seconds", f"{report.seconds:.2f}"),
+                ("MB/s", f"{report.text_bytes / 1e6 / seconds:.2f}"),
+            ]
+            out.line([(f"Indexed {report.corpus} into {report.index}", "head")])
+            out.fields([(k, [(v, "count")]) for k, v in rows], indent=2)
+        else:
+            out.line(
+                [(f"index is up to date: {_plural(report.total, 'post')}, nothing changed", "")]
+            )
+    if report.problems:
+        out.line([(f"{_plural(len(report.problems), 'post')} could not be indexed:", "problem")])
+        for p in report.problems:
+            out.line(
+                [
+                    ("  " + visible(p.path, one_line=True), "path"),
+                    (": " + visible(p.reason, one_line=True), ""),
+                ]
+            )
+    if report.warnings and not quiet:
+        if verbose:
+            out.line([(f"{_plural(len(report.warnings), 'warning')}:", "warn")])
+            for p in report.warnings:
+                out.line(
+                    [
+                        ("  " + visible(p.path, one_line=True), "path"),
+                        (": " + visible(p.reason, one_line=True), ""),
+                    ]
+                )
+        else:
+            out.line(
+                [
+                    (
+                        f"{_plural(len(report.warnings), 'warning')} "
+                        "(posts indexed with a caveat; -v lists them)",
+                        "warn",
+                    )
+                ]
+            )
+
+
+# --- search --------------------------------------------------------------------------------------
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})  # -word excludes a word
+@click.argument("query", nargs=-1)
+@INDEX_OPTION
+@click.option(
+    "--corpus",
+    "corpus_dir",
+    default="corpus",
+    show_default=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="The posts to index first when there is no index yet.",
+)
+@click.option(
+    "-c",
+    "--category",
+    "categories",
+    multiple=True,
+    metavar="C",
+    help="Only posts in this category (repeat for any of several).",
+)
+@click.option(
+    "-t",
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="T",
+    help="Only posts with this tag (repeat for any of several).",
+)
+@click.option("--since", metavar="DATE", help="Only posts from DATE on: 2022, 2022-05, 2022-05-27.")
+@click.option("--until", metavar="DATE", help="Only posts up to DATE (included), same forms.")
+@click.option(
+    "--sort",
+    type=click.Choice(["relevance", "newest", "oldest"]),
+    default="relevance",
+    show_default=True,
+    help="Order of the results.",
+)
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    metavar="N",
+    help="Results per page.",
+)
+@click.option(
+    "-p",
+    "--page",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Page of results to show.",
+)
+@click.option("--facets", is_flag=True, help="Also count the matches by category and by month.")
+@JSON_OPTION
+def search(
+    query: tuple[str, ...],
+    index_dir: str,
+    corpus_dir: str,
+    categories: tuple[str, ...],
+    tags: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    sort: str,
+    limit: int,
+    page: int,
+    facets: bool,
+    as_json: bool,
+) -> None:
+    """Search the posts for QUERY.
+
+    Words may match anywhere (more matching words rank higher); "an exact phrase" must appear as
+    written; -word excludes (write -- before the query if that word starts with a Latin letter);
+    A OR B matches either; title:X, category:X and tag:X look in one field. Without a query, the
+    filters alone choose the posts. If there is no index yet, it is built from --corpus first.
+
+    \b
+    Examples:
+      newsearch search 工业经济
+      newsearch search '"稳住经济大盘"' -c cailianshe --since 2022-05 --sort newest
+      newsearch search 疫情 OR 防控 -新闻联播 --facets --json
+    """
+    text = " ".join(query).strip()
+    if not text and not (categories or tags or since or until):
+        raise click.UsageError("give a QUERY, or a filter such as --category or --since")
+    with open_or_build(index_dir, corpus_dir) as ix:
+        results = ix.search(
+            text,
+            limit=limit,
+            page=page,
+            categories=categories,
+            tags=tags,
+            since=since,
+            until=until,
+            sort=sort,
+            facets=facets,
+        )
+    if as_json:
+        emit_json(results_json(results, facets=facets))
+    else:
+        render_results(results, writer())
+
+
+def open_or_build(index_dir: str, corpus_dir: str) -> SearchIndex:
+    """The index in ``index_dir``; built from ``corpus_dir`` first if there is none yet."""
+    from .engine import SearchIndex
+    from .errors import IndexNotFoundError
+
+    try:
+        return SearchIndex(index_dir)
+    except IndexNotFoundError as exc:
+        if not os.path.isdir(corpus_dir):
+            raise IndexNotFoundError(
+                f"{exc}; there is no corpus folder {_folder(corpus_dir)} to build it from "
+                "(give one with --corpus)"
+            ) from exc
+    click.echo(
+        f"No index in {_folder(index_dir)} yet: building it from {_folder(corpus_dir)} "
+        "(first use)...",
+        err=True,
+    )
+    # Another process may be building the same first index: wait for it, then find it done.
+    report = run_build(corpus_dir, index_dir, wait=True)
+    note = f"Indexed {_plural(report.total, 'post')} in {report.seconds:.1f} s."
+    if report.problems:
+        note += (
+            f" {_plural(len(report.problems), 'post')} could not be indexed "
+            "(newsearch index lists them)."
+        )
+    click.echo(note, err=True)
+    return SearchIndex(index_dir)
+
+
+def hit_lines(hit: Hit, *, match: bool = True) -> list[list[Seg]]:
+    """A hit as lines: title, date and labels, snippet, url, path."""
+    lines = [
+        marked(
+            visible(hit.title, one_line=True) or "(no title)",
+            hit.title_highlights,
+            "title",
+            "title_hl",
+        )
+    ]
+    meta = [_when(hit.date)]
+    if hit.categories:
+        meta.append(", ".join(hit.categories))
+    if hit.tags:
+        meta.append(" ".join("#" + t for t in hit.tags))
+    if match and hit.match == "some words":
+        meta.append("some words")
+    lines.append([(visible(" · ".join(meta), one_line=True), "meta")])
+    if hit.snippet:
+        lines.append(marked(visible(hit.snippet, one_line=True), hit.highlights, "", "hl"))
+    if hit.url:
+        lines.append([(visible(hit.url, one_line=True), "url")])
+    lines.append([(visible(hit.path, one_line=True), "path")])
+    return lines
+
+
+def render_hits(hits: Sequence[Hit], out: Writer, *, match: bool = True) -> None:
+    out.items([(f"{h.rank}.", hit_lines(h, match=match)) for h in hits])
+
+
+def render_results(results: SearchResults, out: Writer) -> None:
+    q = visible(results.query, one_line=True)
+    what = f"for {q}" if q else "(filters only)"
+    total = _plural(results.total, "result")
+    if not results.total:
+        out.line([(f"No results {what}.", "head")])
+    elif not results.hits:
+        out.line(
+            [
+                (
+                    f"No results on page {results.page}: {total} {what}, "
+                    f"{_plural(results.pages, 'page')}.",
+                    "head",
+                )
+            ]
+        )
+    else:
+        head = f"{total} {what}"
+        if results.pages > 1:
+            head += f" · page {results.page} of {results.pages}"
+        out.line([(head, "head")])
+        out.line()
+        render_hits(results.hits, out)
+    if results.facets:
+        render_facets(results.facets, out)
+
+
+def render_facets(facets: dict[str, dict[str, int]], out: Writer) -> None:
+    for key, title in (("category", "By category"), ("month", "By month")):
+        counts = facets.get(key) or {}
+        if not counts:
+            continue
+        out.line()
+        out.line([(title, "head")])
+        out.fields(
+            [(visible(name, one_line=True), [(str(n), "count")]) for name, n in counts.items()],
+            indent=2,
+        )
+
+
+def _iso(d: datetime | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    return {
+        "rank": hit.rank,
+        "path": hit.path,
+        "title": hit.title,
+        "date": _iso(hit.date),
+        "categories": list(hit.categories),
+        "tags": list(hit.tags),
+        "url": hit.url,
+        "source_url": hit.source_url,
+        "score": hit.score,
+        "match": hit.match,
+        "snippet": hit.snippet,
+        "highlights": [list(s) for s in hit.highlights],
+        "title_highlights": [list(s) for s in hit.title_highlights],
+    }
+
+
+def results_json(results: SearchResults, *, facets: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "query": results.query,
+        "total": results.total,
+        "page": results.page,
+        "limit": results.limit,
+        "pages": results.pages,
+        "hits": [hit_json(h) for h in results.hits],
+    }
+    if facets:
+        out["facets"] = results.facets or {}
+    return out
+
+
+def emit_json(data: Any) -> None:
+    """One JSON object on stdout, UTF-8 whatever the post holds.
+
+    A lone surrogate (a file name that is not UTF-8) cannot be encoded: it is written as its
+    JSON escape, which keeps the output valid UTF-8 and valid JSON.
+    """
+    import json
+
+    text = json.dumps(data, ensure_ascii=False, indent=2 if _isatty(sys.stdout) else None)
+    click.echo(text.encode("utf-8", "backslashreplace") + b"\n", nl=False)
+
+
+# --- show ----------------------------------------------------------------------------------------
+
+
+def lookup(ix: SearchIndex, path: str, fetch: Callable[[str], Any]) -> Any:
+    """``fetch(path)``, also for a path given with its corpus folder (``corpus/finews/x.md``)."""
+    from .errors import PostNotFoundError
+
+    path = path.replace(os.sep, "/")
+    while path.startswith("./"):
+        path = path[2:]
+    try:
+        return fetch(path)
+    except PostNotFoundError:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            try:
+                return fetch("/".join(parts[i:]))
+            except PostNotFoundError:
+                continue
+        raise
+
+
+@cli.command()
+@click.argument("path")
+@INDEX_OPTION
+@JSON_OPTION
+def show(path: str, index_dir: str, as_json: bool) -> None:
+    """Show one post: its metadata and its full text.
+
+    PATH is the path that search prints (relative to the corpus folder).
+
+    \b
+    Example:
+      newsearch show finews/2022-05-27-NW202205272394760297.md
+    """
+    from .engine import SearchIndex
+
+    with SearchIndex(index_dir) as ix:
+        post = lookup(ix, path, ix.get)
+    if as_json:
+        emit_json(post_json(post))
+    else:
+        render_post(post, writer())
+
+
+def post_json(post: Post) -> dict[str, Any]:
+    return {
+        "path": post.path,
+        "title": post.title,
+        "date": _iso(post.date),
+        "categories": list(post.categories),
+        "tags": list(post.tags),
+        "url": post.url,
+        "source_url": post.source_url,
+        "text": post.text,
+    }
+
+
+def render_post(post: Post, out: Writer) -> None:
+    out.line([(visible(post.title, one_line=True) or "(no title)", "title")])
+    rows: list[tuple[str, list[Seg]]] = [
+        ("date", [(post.date.isoformat(" ") if post.date else "no date", "")]),
+        ("categories", [(visible(", ".join(post.categories), one_line=True), "")]),
+        ("tags", [(visible(", ".join(post.tags), one_line=True), "")]),
+        ("url", [(visible(post.url, one_line=True), "url")]),
+    ]
+    if post.source_url:
+        rows.append(("source", [(visible(post.source_url, one_line=True), "url")]))
+    rows.append(("path", [(visible(post.path, one_line=True), "path")]))
+    out.fields(rows)
+    out.line()
+    out.text(visible(post.text))
+
+
+# --- info ----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@INDEX_OPTION
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    metavar="N",
+    help="How many categories and tags to list.",
+)
+@JSON_OPTION
+def info(index_dir: str, top: int, as_json: bool) -> None:
+    """Describe the index: posts, dates, categories, tags, size, analysis.
+
+    \b
+    Example:
+      newsearch info --index index/ --top 5
+    """
+    from .engine import SearchIndex
+
+    with SearchIndex(index_dir) as ix:
+        about = ix.info()
+    if as_json:
+        emit_json(info_json(about))
+    else:
+        render_info(about, writer(), top=top)
+
+
+def info_json(about: IndexInfo) -> dict[str, Any]:
+    return {
+        "path": about.path,
+        "posts": about.posts,
+        "segments": about.segments,
+        "size_bytes": about.size_bytes,
+        "first_date": _iso(about.first_date),
+        "last_date": _iso(about.last_date),
+        "categories": about.categories,
+        "tags": about.tags,
+        "timezone": about.timezone,
+        "analysis": about.analysis,
+        "generation": about.generation,
+    }
+
+
+def _top(counts: dict[str, int], n: int) -> Iterator[tuple[str, list[Seg]]]:
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    for name, count in items[:n]:
+        yield "  " + visible(name, one_line=True), [(str(count), "count")]
+    if len(items) > n:
+        yield "  …", [(f"{len(items) - n} more", "meta")]
+
+
+def render_info(about: IndexInfo, out: Writer, *, top: int = 10) -> None:
+    dates = "no dated posts"
+    if about.first_date and about.last_date:
+        dates = f"{about.first_date:%Y-%m-%d} … {about.last_date:%Y-%m-%d}"
+    rows: list[tuple[str, list[Seg]]] = [
+        ("index", [(visible(about.path, one_line=True), "path")]),
+        ("posts", [(str(about.posts), "count")]),
+        ("segments", [(str(about.segments), "")]),
+        ("dates", [(dates, "")]),
+        ("size", [(f"{about.size_bytes / 1e6:.1f} MB", "")]),
+        ("time zone", [(about.timezone, "")]),
+        ("categories", [(str(len(about.categories)), "count")]),
+        *_top(about.categories, top),
+        ("tags", [(str(len(about.tags)), "count")]),
+        *_top(about.tags, top),
+        ("analysis", []),
+        *(
+            ("  " + str(k), [(visible("none" if v is None else str(v), one_line=True), "")])
+            for k, v in about.analysis.items()
+        ),
+    ]
+    out.fields(rows)
+
+
+# --- similar -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("path")
+@INDEX_OPTION
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    metavar="N",
+    help="How many posts to list.",
+)
+@JSON_OPTION
+def similar(path: str, index_dir: str, limit: int, as_json: bool) -> None:
+    """List the posts most like the post at PATH.
+
+    The key terms of the post (its most distinctive words) are searched for and shown.
+
+    \b
+    Example:
+      newsearch similar finews/2022-05-27-NW202205272394760297.md -n 5
+    """
+    from .engine import SearchIndex
+
+    with SearchIndex(index_dir) as ix:
+        results = lookup(ix, path, lambda p: ix.similar(p, limit=limit))
+    if as_json:
+        data = results_json(results)
+        data["terms"] = results.query.split()
+        emit_json(data)
+        return
+    out = writer()
+    terms = visible(results.query, one_line=True)
+    out.line([(f"Posts like {visible(path, one_line=True)}", "head")])
+    out.line([("key terms: ", "meta"), (terms or "(none)", "")])
+    out.line()
+    if results.hits:
+        render_hits(results.hits, out, match=False)
+    else:
+        out.line([("No similar posts.", "")])
