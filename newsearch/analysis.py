@@ -443,10 +443,10 @@ class Analyzer:
             seen.setdefault(tok.text, None)
         return list(seen)
 
-    def unit_spans(self, norm: str) -> Iterator[tuple[str, int]]:
-        """(unit, start) of every unit of an already normalised text."""
+    def unit_spans(self, norm: str) -> Iterator[tuple[str, int, bool]]:
+        """(unit, start, is letters-and-digits) of every unit of an already normalised text."""
         for m in _UNIT_RE.finditer(norm):
-            yield m.group(), m.start()
+            yield m.group(), m.start(), m.lastindex == 3
 
     def token_string(self, text: str) -> str:
         """``text`` as literal matching sees it: normalised, separators dropped, and a BOUNDARY

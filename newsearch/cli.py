@@ -371,6 +371,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 @click.option("--timezone", metavar="TZ", help="Time zone of dates without one (Asia/Shanghai).")
 @click.option("--strict", is_flag=True, help="Exit 1 if any post could not be indexed.")
 @click.option("--wait", is_flag=True, help="Wait for another process that is writing the index.")
+@click.option(
+    "--optimize", is_flag=True, help="Merge the index into one segment (smaller, faster searches)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary; only problems.")
 @click.option("-v", "--verbose", is_flag=True, help="List the posts indexed with a warning.")
 def index(
@@ -382,6 +385,7 @@ def index(
     timezone: str | None,
     strict: bool,
     wait: bool,
+    optimize: bool,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -405,6 +409,7 @@ def index(
         user_dict=user_dict,
         timezone=timezone,
         wait=wait,
+        optimize=optimize,
         show_progress=not quiet,
     )
     render_report(report, writer(), quiet=quiet, verbose=verbose)
@@ -421,6 +426,7 @@ def run_build(
     user_dict: str | None = None,
     timezone: str | None = None,
     wait: bool = False,
+    optimize: bool = False,
     show_progress: bool = True,
 ) -> IndexReport:
     """build_index with a progress bar on stderr when it is a terminal."""
@@ -436,6 +442,7 @@ def run_build(
             progress=callback,
             timezone=timezone,
             wait_for_lock=wait,
+            optimize=optimize,
         )
 
 

@@ -185,6 +185,9 @@ class SearchIndex:
     ) -> SearchResults:
         parsed = parse_query(query)
         m = self._matcher
+        # An exclusion with nothing searchable in it ("-", "-。") excludes nothing and is not a
+        # filter: it must not turn a query into "every post".
+        excluded = [c for c in parsed.excluded if c.kind in (CATEGORY, TAG) or m.piece(c.text)]
         evals = [[self._eval(c) for c in group] for group in parsed.groups]
         # Category and tag clauses filter; quoted phrases and title: clauses must match; of the
         # other keywords at least one must, and the more match, the higher a post ranks.
@@ -201,7 +204,7 @@ class SearchIndex:
         if soft:
             any_soft = set().union(*(e.docs for g in soft for e in g))
             matches = any_soft if matches is None else matches & any_soft
-        has_filters = bool(categories or tags or start or stop or parsed.excluded)
+        has_filters = bool(categories or tags or start or stop or excluded)
         if matches is None:
             matches = set(self._snap.live_docs()) if has_filters else set()
         if categories:
@@ -210,7 +213,7 @@ class SearchIndex:
             matches &= set().union(*(m.keyword_docs("tags", t) for t in tags))
         if start or stop:
             matches = self._in_dates(matches, start, stop)
-        for clause in parsed.excluded:
+        for clause in excluded:
             matches -= self._exclusion(clause)
 
         offset = (page - 1) * (limit or 0)
@@ -248,13 +251,13 @@ class SearchIndex:
         docs = set(exact)
         if words:
             n = self._snap.doc_count or 1
-            hits = [m.word_hits(w) for w in words]
-            rare = [h for h in hits if h.df <= COMMON_SHARE * n]
+            found = [h for h in (m.word_hits(w) for w in words) if h.df]
+            rare = [h for h in found if h.df <= COMMON_SHARE * n]
             if rare:
                 for h in rare:
                     docs.update(h.tf)
-            else:
-                docs |= set.intersection(*(set(h.tf) for h in hits))
+            elif found:
+                docs |= set.intersection(*(set(h.tf) for h in found))
         # A post that may hold the piece only across words, and has none of its words, matches
         # only if it really holds the piece: check those now; the others wait for the ranking.
         docs |= self._verify(piece, lits, maybe - docs)
@@ -596,7 +599,8 @@ class SearchIndex:
     def _key_terms(self, post: Post, count: int) -> list[tuple[str, float]]:
         counts = Counter[str]()
         for tok in self._analyzer.tokens(post.title + "\n" + post.text, subwords=False):
-            if len(tok.text) > 1 or tok.text.isalnum() and not tok.text.isascii():
+            # One-character words and bare numbers say little about what a post is about.
+            if len(tok.text) > 1 and not tok.text.replace(".", "").isdigit():
                 counts[tok.text] += 1
         n = self._snap.doc_count or 1
         scored = []

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .analysis import Analyzer
+from .analysis import BOUNDARY, Analyzer
 
 SNIPPET_MIN = 100
 SNIPPET_MAX = 160
@@ -65,12 +65,18 @@ def literal_spans(norm: str, piece: str, analyzer: Analyzer) -> list[tuple[int, 
         i = norm.find(piece, i + 1)
     if out or len(norm) > 400_000:
         return out
-    # Slow path: the piece spans punctuation or spaces in the text ("经济，社会").
+    # Slow path: the piece spans punctuation or spaces in the text ("经济，社会"). Build the
+    # text's token string (see Analyzer.token_string) with each character's offset.
     chars: list[str] = []
     offsets: list[int] = []
-    for text, start in analyzer.unit_spans(norm):
+    prev_alnum_end = -1
+    for text, start, alnum in analyzer.unit_spans(norm):
+        if alnum and prev_alnum_end >= 0:
+            chars.append(BOUNDARY)
+            offsets.append(prev_alnum_end)
         chars.append(text)
         offsets.extend(range(start, start + len(text)))
+        prev_alnum_end = start + len(text) if alnum else -1
     flat = "".join(chars)
     i = flat.find(piece)
     while i != -1:
@@ -84,7 +90,8 @@ def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     for s, e in sorted(spans):
         if e <= s:
             continue
-        if out and s <= out[-1][1]:
+        # Overlapping spans are joined; touching ones stay apart (each is one matched item).
+        if out and s < out[-1][1]:
             if e > out[-1][1]:
                 out[-1] = (out[-1][0], e)
         else:

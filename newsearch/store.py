@@ -89,7 +89,8 @@ def folder_kind(folder: str) -> str:
         return "foreign"
     if os.path.isfile(os.path.join(folder, MARKER)):
         return "newsearch"
-    visible = [n for n in os.listdir(folder) if not n.startswith(".")]
+    # The lock file alone: a first build is starting there (and holds the lock).
+    visible = [n for n in os.listdir(folder) if not n.startswith(".") and n != LOCK_FILE]
     return "foreign" if visible else "empty"
 
 
@@ -126,21 +127,29 @@ class WriteLock:
     """One writer per index: an OS lock on a file, released by the OS when the process dies.
 
     POSIX record locks (``lockf``) belong to the process, so worker processes forked while the
-    lock is held do not inherit it, and a killed indexer never leaves a lock behind.
+    lock is held do not inherit it, and a killed indexer never leaves a lock behind. Because they
+    belong to the process, two writers in one process are kept apart here (and a second lock
+    never opens, then closes, the file: closing any descriptor would free the first lock).
     """
 
+    _held: set[str] = set()
+    _guard = threading.Lock()
+
     def __init__(self, folder: str):
-        self.path = os.path.join(folder, LOCK_FILE)
+        self.path = os.path.join(os.path.realpath(folder), LOCK_FILE)
         self._fd: int | None = None
 
     def acquire(self, wait: bool = False, poll: float = 0.2) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         while True:
-            if _try_lock(fd):
-                self._fd = fd
-                return
+            with WriteLock._guard:
+                if self.path not in WriteLock._held:
+                    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                    if _try_lock(fd):
+                        self._fd = fd
+                        WriteLock._held.add(self.path)
+                        return
+                    os.close(fd)
             if not wait:
-                os.close(fd)
                 folder = os.path.dirname(self.path)
                 raise IndexLockedError(
                     f"another newsearch process is writing to the index in {folder}"
@@ -149,10 +158,12 @@ class WriteLock:
             time.sleep(poll)
 
     def release(self) -> None:
-        if self._fd is not None:
-            _unlock(self._fd)
-            os.close(self._fd)
-            self._fd = None
+        with WriteLock._guard:
+            if self._fd is not None:
+                _unlock(self._fd)
+                os.close(self._fd)
+                self._fd = None
+                WriteLock._held.discard(self.path)
 
     def __enter__(self) -> WriteLock:
         return self

@@ -245,7 +245,9 @@ def test_index_in_a_path_that_cannot_be_a_folder(corpus: Path, tmp_path: Path) -
         result = run(*args, "--index", tmp_path / "afile" / "sub")
         assert result.exit_code == 1
         last = result.stderr.splitlines()[-1]
-        assert last == f"Error: Not a directory: {tmp_path / 'afile' / 'sub'}"
+        assert last == (
+            f"Error: cannot create the index folder {tmp_path / 'afile' / 'sub'}: Not a directory"
+        )
 
 
 def test_index_locked_by_another_process_exits_75(corpus: Path, tmp_path: Path) -> None:

@@ -969,17 +969,28 @@ def test_undecodable_file_name_is_a_problem(tmp_path: Path) -> None:
     assert problems == [Problem("bad-\ufffd.md", "file name is not valid UTF-8")]
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads anything")
-def test_unreadable_folder_is_a_problem(tmp_path: Path) -> None:
+def test_unreadable_folder_is_a_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path / "locked" / "x.md")
     write(tmp_path / "ok.md")
-    (tmp_path / "locked").chmod(0)
+    if os.geteuid() != 0:
+        (tmp_path / "locked").chmod(0)
+    else:
+        # Root reads any folder, so the refusal the file system would give is simulated.
+        real_scandir = os.scandir
+
+        def scandir(path: str) -> object:
+            if os.path.basename(path) == "locked":
+                raise PermissionError(13, "Permission denied", path)
+            return real_scandir(path)
+
+        monkeypatch.setattr(os, "scandir", scandir)
     try:
         files, problems = discover(tmp_path)
     finally:
         (tmp_path / "locked").chmod(0o755)
     assert [f.path for f in files] == ["ok.md"]
     assert [p.path for p in problems] == ["locked"]
+    assert "cannot list folder" in problems[0].reason
 
 
 def test_read_corpus_reads_good_files_and_reports_bad_ones(tree: Path) -> None:

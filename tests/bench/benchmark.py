@@ -36,13 +36,41 @@ TARBALL = SHARED / "data" / "xwlb-posts.tar.gz"
 #: Realistic queries: names, places, two-character words, four-character phrases, mixed
 #: letters and digits, multi-word keywords and a natural-language question.
 QUERIES = [
-    "习近平", "李克强", "北京", "上海", "香港", "台湾", "美国", "中国", "经济", "航天",
-    "新冠肺炎", "疫情防控", "乡村振兴", "一带一路", "脱贫攻坚", "粮食安全", "科技创新",
-    "碳达峰", "冬奥会", "经济社会", "高质量发展", "十四五规划", "人类命运共同体",
-    "国务院常务会议", "中共中央政治局", "新时代中国特色社会主义思想",
-    "5G", "GDP", "2022年", "5G基站", "APEC会议",
-    "长江经济带 生态保护", "抗击疫情 医护人员",
-    "工信部为什么召开电视电话会议？", "今年粮食产量是多少",
+    "习近平",
+    "李克强",
+    "北京",
+    "上海",
+    "香港",
+    "台湾",
+    "美国",
+    "中国",
+    "经济",
+    "航天",
+    "新冠肺炎",
+    "疫情防控",
+    "乡村振兴",
+    "一带一路",
+    "脱贫攻坚",
+    "粮食安全",
+    "科技创新",
+    "碳达峰",
+    "冬奥会",
+    "经济社会",
+    "高质量发展",
+    "十四五规划",
+    "人类命运共同体",
+    "国务院常务会议",
+    "中共中央政治局",
+    "新时代中国特色社会主义思想",
+    "5G",
+    "GDP",
+    "2022年",
+    "5G基站",
+    "APEC会议",
+    "长江经济带 生态保护",
+    "抗击疫情 医护人员",
+    "工信部为什么召开电视电话会议？",
+    "今年粮食产量是多少",
 ]
 
 
@@ -101,8 +129,9 @@ def _rss(pid: int) -> int:
 def run_measured(args: list[str], cwd: Path | None = None) -> tuple[float, int, str]:
     """Run a command; return wall seconds, peak tree RSS in bytes, and its stdout."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=cwd)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd
+    )
     with TreeMemory(proc.pid) as mem:
         out, err = proc.communicate()
     wall = time.perf_counter() - start
@@ -271,10 +300,20 @@ def bench_n(n: int, jobs: int, scratch: Path, source: Path) -> dict[str, object]
         rows.append((name, f"{a:,.2f} {unit}", f"{b:,.2f} {unit}", f"{ratio:.2f}x", better))
 
     row("posts/s", naive["posts"] / naive["wall"], ns["posts"] / ns["wall"], "", "higher")
-    row("MB/s of post files", file_bytes / 1e6 / naive["wall"], file_bytes / 1e6 / ns["wall"],
-        "", "higher")
-    row("MB/s of text (each its own)", naive["text_bytes"] / 1e6 / naive["wall"],
-        ns["text_bytes"] / 1e6 / ns["wall"], "", "higher")
+    row(
+        "MB/s of post files",
+        file_bytes / 1e6 / naive["wall"],
+        file_bytes / 1e6 / ns["wall"],
+        "",
+        "higher",
+    )
+    row(
+        "MB/s of text (each its own)",
+        naive["text_bytes"] / 1e6 / naive["wall"],
+        ns["text_bytes"] / 1e6 / ns["wall"],
+        "",
+        "higher",
+    )
     row("index wall time", naive["wall"], ns["wall"], "s", "lower")
     row("peak RSS (process tree)", naive["peak"] / 1e6, ns["peak"] / 1e6, "MB", "lower")
     row("index size", naive["size"] / 1e6, ns["size"] / 1e6, "MB", "lower")
@@ -293,11 +332,15 @@ def bench_n(n: int, jobs: int, scratch: Path, source: Path) -> dict[str, object]
         ("measure", "usual recipe", "newsearch", "ratio", "better"),
         rows,
     )
-    print(f"queries with no result: usual recipe {empty_naive}, newsearch {empty_ns} "
-          f"(of {len(QUERIES)})")
-    print(f"text: usual recipe counts the raw body ({naive['text_bytes'] / 1e6:.1f} MB), newsearch "
-          f"the plain text it extracts ({ns['text_bytes'] / 1e6:.1f} MB); posts/s compares like "
-          "for like")
+    print(
+        f"queries with no result: usual recipe {empty_naive}, newsearch {empty_ns} "
+        f"(of {len(QUERIES)})"
+    )
+    print(
+        f"text: usual recipe counts the raw body ({naive['text_bytes'] / 1e6:.1f} MB), newsearch "
+        f"the plain text it extracts ({ns['text_bytes'] / 1e6:.1f} MB); posts/s compares like "
+        "for like"
+    )
     return {"n": n, "naive": naive, "newsearch": ns}
 
 
@@ -321,8 +364,14 @@ def cold_start(scratch: Path, runs: int = 7) -> None:
     for _ in range(3):
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-c", "import logging, jieba; jieba.setLogLevel(logging.WARNING); "
-             "jieba.initialize()"], check=True, capture_output=True)
+            [
+                sys.executable,
+                "-c",
+                "import logging, jieba; jieba.setLogLevel(logging.WARNING); jieba.initialize()",
+            ],
+            check=True,
+            capture_output=True,
+        )
         jieba_load.append(time.perf_counter() - start)
     _print_table(
         "cold start (bundled corpus/, index built)",
@@ -330,8 +379,11 @@ def cold_start(scratch: Path, runs: int = 7) -> None:
         [
             ("newsearch search 工业经济", f"{statistics.median(times):.3f} s", str(runs)),
             ("python -c pass (interpreter floor)", f"{statistics.median(floor):.3f} s", str(runs)),
-            ("python: import jieba + load its dictionary", f"{statistics.median(jieba_load):.3f} s",
-             "3"),
+            (
+                "python: import jieba + load its dictionary",
+                f"{statistics.median(jieba_load):.3f} s",
+                "3",
+            ),
         ],
     )
 
@@ -368,8 +420,10 @@ def main() -> int:
     except ImportError:
         print("the baseline needs python-frontmatter: pip install -e '.[bench]'", file=sys.stderr)
         return 2
-    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}; date {time.strftime('%Y-%m-%d')}")
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; date {time.strftime('%Y-%m-%d')}"
+    )
     with tempfile.TemporaryDirectory(prefix="newsearch-bench-") as tmp:
         scratch = Path(tmp)
         with tarfile.open(TARBALL) as tar:

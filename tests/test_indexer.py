@@ -1,0 +1,562 @@
+"""Tests of index builds: incremental updates, one job against two, broken posts, foreign folders,
+rebuilds, analysis settings, the write lock and progress reports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from helpers import build, copy_posts, paths, write_post
+
+from newsearch import indexer, open_index, store
+from newsearch.errors import (
+    CorpusError,
+    IndexLockedError,
+    IndexNotFoundError,
+    NotAnIndexError,
+    PostNotFoundError,
+    RebuildRequiredError,
+)
+from newsearch.indexer import Progress, build_index
+from newsearch.models import IndexReport
+
+
+def fruit_corpus(folder: Path) -> None:
+    write_post(folder, "2022-05-01-apple.md", "苹果新闻", "苹果公司发布新款手机。")
+    write_post(folder, "2022-05-02-banana.md", "香蕉新闻", "香蕉价格持续上涨。")
+    write_post(folder, "2022-05-03-orange.md", "橘子新闻", "橘子今年丰收。")
+    write_post(folder, "2022-05-04-grape.md", "葡萄新闻", "葡萄酒出口增长。")
+
+
+def counts(report: IndexReport) -> tuple[int, int, int, int]:
+    return report.added, report.updated, report.removed, report.unchanged
+
+
+# --------------------------------------------------------------------------------------------------
+# Incremental builds
+
+
+def test_first_build_and_a_second_run_on_an_unchanged_folder(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    first = build(corpus, index)
+    assert counts(first) == (4, 0, 0, 0)
+    assert first.total == 4
+    assert first.problems == ()
+    assert first.changed
+    second = build(corpus, index)
+    assert counts(second) == (0, 0, 0, 4)
+    assert second.total == 4
+    assert not second.changed
+    with open_index(index) as ix:
+        assert len(ix) == 4
+        assert ix.paths() == sorted(p.name for p in corpus.iterdir())
+
+
+def test_incremental_add_change_delete_touch(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    build(corpus, index)
+    with open_index(index) as ix:
+        assert paths(ix.search("香蕉")) == ["2022-05-02-banana.md"]
+
+    # add one, change one (new content, same size or not), delete one, touch one
+    write_post(corpus, "2022-05-05-melon.md", "西瓜新闻", "西瓜又甜又大。")
+    write_post(corpus, "2022-05-02-banana.md", "香蕉新闻", "菠萝价格持续下跌。")
+    os.remove(corpus / "2022-05-03-orange.md")
+    grape = corpus / "2022-05-04-grape.md"
+    later = time.time() + 5
+    os.utime(grape, (later, later))
+
+    report = build(corpus, index)
+    assert counts(report) == (1, 1, 1, 2)
+    assert report.total == 4
+    assert report.problems == ()
+
+    with open_index(index) as ix:
+        assert ix.paths() == [
+            "2022-05-01-apple.md",
+            "2022-05-02-banana.md",
+            "2022-05-04-grape.md",
+            "2022-05-05-melon.md",
+        ]
+        # The changed post shows its new content, not the old.
+        assert ix.search('"价格持续上涨"').total == 0
+        assert paths(ix.search("菠萝")) == ["2022-05-02-banana.md"]
+        assert "菠萝" in ix.get("2022-05-02-banana.md").text
+        assert "香蕉价格" not in ix.get("2022-05-02-banana.md").text
+        # The deleted post is gone everywhere.
+        assert ix.search("橘子").total == 0
+        assert ix.search("丰收").total == 0
+        with pytest.raises(PostNotFoundError):
+            ix.get("2022-05-03-orange.md")
+        # The new one and the touched one are found.
+        assert paths(ix.search("西瓜")) == ["2022-05-05-melon.md"]
+        assert paths(ix.search("葡萄酒")) == ["2022-05-04-grape.md"]
+        assert len(ix) == 4
+
+    again = build(corpus, index)
+    assert counts(again) == (0, 0, 0, 4)
+    assert again.total == 4
+
+
+def test_changed_content_with_the_same_size_and_mtime_of_another_run(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    build(corpus, index)
+    post = corpus / "2022-05-01-apple.md"
+    old = post.read_text(encoding="utf-8")
+    new = old.replace("苹果公司发布新款手机", "梨子公司发布新款电脑")
+    assert len(new.encode()) == len(old.encode())
+    st = post.stat()
+    post.write_text(new, encoding="utf-8")
+    os.utime(post, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    report = build(corpus, index)
+    assert counts(report) == (0, 1, 0, 3)
+    with open_index(index) as ix:
+        assert paths(ix.search("梨子")) == ["2022-05-01-apple.md"]
+        assert ix.search("手机").total == 0
+
+
+def test_a_post_that_becomes_broken_leaves_the_index(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    build(corpus, index)
+    (corpus / "2022-05-02-banana.md").write_bytes(b"\x00\x01\x02" * 40)
+    report = build(corpus, index)
+    assert [p.path for p in report.problems] == ["2022-05-02-banana.md"]
+    assert report.total == 3
+    with open_index(index) as ix:
+        assert ix.search("香蕉").total == 0
+        assert "2022-05-02-banana.md" not in ix.paths()
+    # Fixed again: it comes back.
+    write_post(corpus, "2022-05-02-banana.md", "香蕉新闻", "香蕉回来了。")
+    report = build(corpus, index)
+    assert report.problems == ()
+    assert report.total == 4
+    with open_index(index) as ix:
+        assert paths(ix.search("香蕉")) == ["2022-05-02-banana.md"]
+
+
+def test_searching_an_open_index_sees_its_commit_until_refresh(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    build(corpus, index)
+    with open_index(index) as ix:
+        write_post(corpus, "2022-05-05-melon.md", "西瓜新闻", "西瓜又甜又大。")
+        build(corpus, index)
+        assert ix.search("西瓜").total == 0
+        assert ix.refresh() is True
+        assert paths(ix.search("西瓜")) == ["2022-05-05-melon.md"]
+        assert ix.refresh() is False
+
+
+# --------------------------------------------------------------------------------------------------
+# One job against two
+
+
+QUERIES = [
+    "习近平",
+    "经济",
+    "疫情防控",
+    "新冠肺炎疫情",
+    "国务院 常务会议",
+    '"电视电话会议"',
+    "发展 -经济",
+    "脱贫 OR 扶贫",
+    "title:习近平",
+    "tag:最美基层干部",
+    "中国",
+    "业经",
+    "人民",
+    "美国 总统",
+    "科技创新",
+    "一带一路",
+    "春节",
+    "2017年",
+    "GDP",
+    "为什么要加强生态文明建设？",
+]
+
+
+@pytest.fixture(scope="module")
+def xwlb_200(xwlb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("xwlb200")
+    copy_posts(xwlb_dir, folder, first=200)
+    return folder
+
+
+def snapshot_results(index: Path) -> tuple[list[object], list[str], dict[str, object]]:
+    out: list[object] = []
+    with open_index(index) as ix:
+        for q in QUERIES:
+            res = ix.search(q, limit=20)
+            out.append(
+                (
+                    q,
+                    res.total,
+                    [
+                        (
+                            h.path,
+                            h.score,
+                            h.rank,
+                            h.snippet,
+                            h.highlights,
+                            h.title_highlights,
+                            h.match,
+                        )
+                        for h in res.hits
+                    ],
+                )
+            )
+            res = ix.search(q, limit=None, facets=True)
+            out.append((q, res.total, [h.path for h in res.hits], res.facets))
+        all_paths = ix.paths()
+        posts = {p: ix.get(p) for p in all_paths}
+    return out, all_paths, posts
+
+
+def test_one_job_and_two_jobs_give_the_same_index(
+    xwlb_200: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 200 posts are about 400 KB, one batch at the default batch size: make batches small so
+    # that two jobs really write several segments in two worker processes.
+    monkeypatch.setattr(indexer, "MIN_BATCH_BYTES", 32 * 1024)
+    one = build(xwlb_200, tmp_path / "one", jobs=1)
+    two = build(xwlb_200, tmp_path / "two", jobs=2)
+    assert one.total == two.total == 200
+    assert (one.added, two.added) == (200, 200)
+    assert one.problems == two.problems == ()
+    assert two.jobs == 2
+    with open_index(tmp_path / "two") as ix:
+        assert ix.info().segments > 1
+    r1, p1, posts1 = snapshot_results(tmp_path / "one")
+    r2, p2, posts2 = snapshot_results(tmp_path / "two")
+    assert p1 == p2
+    assert len(p1) == 200
+    assert posts1 == posts2
+    for a, b in zip(r1, r2, strict=True):
+        assert a == b
+    # The queries are not all empty: the comparison means something.
+    assert sum(1 for r in r1 if r[1]) >= 30  # type: ignore[index]
+
+
+def test_two_jobs_with_default_batches_and_an_update(xwlb_200: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    files = copy_posts(xwlb_200, corpus, first=120)
+    two = build(corpus, tmp_path / "two", jobs=2)
+    assert two.total == 120
+    # An incremental run with two jobs: change and remove a few, add a few.
+    for f in files[:3]:
+        f.write_text(
+            f.read_text(encoding="utf-8") + "\n追加的段落：量子纠缠实验取得新进展。\n",
+            encoding="utf-8",
+        )
+    for f in files[3:5]:
+        f.unlink()
+    copy_posts(xwlb_200, tmp_path / "more", first=125)
+    for f in sorted((tmp_path / "more").iterdir())[120:]:
+        f.rename(corpus / f.name)
+    report = build(corpus, tmp_path / "two", jobs=2)
+    assert counts(report) == (5, 3, 2, 115)
+    assert report.total == 123
+    with open_index(tmp_path / "two") as ix:
+        assert sorted(paths(ix.search('"量子纠缠实验"', limit=None))) == sorted(
+            f.name for f in files[:3]
+        )
+        assert len(ix) == 123
+
+
+# --------------------------------------------------------------------------------------------------
+# Problems
+
+
+def test_broken_posts_are_reported_and_the_others_indexed(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    (corpus / "binary.md").write_bytes(bytes(range(256)) * 8)
+    (corpus / "empty.md").write_bytes(b"")
+    report = build(corpus, index)
+    assert report.added == 4
+    assert report.total == 4
+    by_path = {p.path: p.reason for p in report.problems}
+    assert set(by_path) == {"binary.md", "empty.md"}
+    assert all(reason.strip() for reason in by_path.values())
+    assert "binary" in by_path["binary.md"]
+    assert "empty" in by_path["empty.md"]
+    with open_index(index) as ix:
+        assert "binary.md" not in ix.paths()
+        assert paths(ix.search("香蕉")) == ["2022-05-02-banana.md"]
+    # They are reported again on the next run, and nothing else changes.
+    again = build(corpus, index)
+    assert {p.path for p in again.problems} == {"binary.md", "empty.md"}
+    assert counts(again) == (0, 0, 0, 4)
+
+
+@pytest.mark.parametrize("rebuild", [False, True])
+def test_a_foreign_folder_is_refused_and_left_alone(tmp_path: Path, rebuild: bool) -> None:
+    corpus, folder = tmp_path / "corpus", tmp_path / "notes"
+    fruit_corpus(corpus)
+    folder.mkdir()
+    (folder / "notes.txt").write_text("my notes", encoding="utf-8")
+    with pytest.raises(NotAnIndexError):
+        build(corpus, folder, rebuild=rebuild)
+    assert (folder / "notes.txt").read_text(encoding="utf-8") == "my notes"
+    assert sorted(os.listdir(folder)) == ["notes.txt"]
+
+
+def test_a_file_in_place_of_the_index_is_refused(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    fruit_corpus(corpus)
+    (tmp_path / "index").write_text("not a folder", encoding="utf-8")
+    with pytest.raises(NotAnIndexError):
+        build(corpus, tmp_path / "index")
+    assert (tmp_path / "index").read_text(encoding="utf-8") == "not a folder"
+
+
+def test_an_empty_existing_folder_becomes_an_index(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    index.mkdir()
+    assert build(corpus, index).total == 4
+
+
+def test_bad_corpus_folders(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError):
+        build(tmp_path / "missing", tmp_path / "index")
+    corpus = tmp_path / "corpus"
+    fruit_corpus(corpus)
+    with pytest.raises(CorpusError):
+        build(corpus, corpus)
+
+
+def test_rebuild_of_a_real_index_keeps_the_results(finews_dir: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    first = build(finews_dir, index)
+    assert first.total == 141
+    queries = ["工业经济", "比亚迪", "新能源汽车", '"电视电话会议"', "港股 -恒指", "title:工信部"]
+
+    def results() -> list[object]:
+        with open_index(index) as ix:
+            return [
+                (q, r.total, [(h.path, h.score, h.snippet, h.highlights) for h in r.hits])
+                for q in queries
+                for r in [ix.search(q, limit=20)]
+            ]
+
+    before = results()
+    again = build(finews_dir, index, rebuild=True)
+    assert again.rebuilt
+    assert counts(again) == (141, 0, 0, 0)
+    assert again.total == 141
+    assert results() == before
+    # Nothing of the old commits is left behind but the current one.
+    with open_index(index) as ix:
+        assert len(ix) == 141
+
+
+def test_another_user_dictionary_requires_a_rebuild(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    write_post(corpus, "2022-05-06-covid.md", "疫情", "新冠肺炎疫情防控工作有序开展。")
+    build(corpus, index)
+    ud = tmp_path / "words.txt"
+    ud.write_text("新冠肺炎 10 n\n", encoding="utf-8")
+    with pytest.raises(RebuildRequiredError, match="rebuild"):
+        build(corpus, index, user_dict=ud)
+    report = build(corpus, index, user_dict=ud, rebuild=True)
+    assert report.total == 5
+    with open_index(index) as ix:
+        assert ix.info().analysis["user_dict_words"] == 1
+        assert paths(ix.search("新冠肺炎")) == ["2022-05-06-covid.md"]
+    # The same dictionary again is fine; another one, or none, is not.
+    assert build(corpus, index, user_dict=ud).total == 5
+    other = tmp_path / "other.txt"
+    other.write_text("疫情防控 10 n\n", encoding="utf-8")
+    with pytest.raises(RebuildRequiredError, match="rebuild"):
+        build(corpus, index, user_dict=other)
+    with pytest.raises(RebuildRequiredError, match="rebuild"):
+        build(corpus, index)
+
+
+def test_another_time_zone_requires_a_rebuild(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    build(corpus, index)
+    with pytest.raises(RebuildRequiredError, match="rebuild"):
+        build(corpus, index, timezone="Europe/Paris")
+    assert build(corpus, index, timezone="Asia/Shanghai").total == 4
+    with pytest.raises(CorpusError):
+        build(corpus, tmp_path / "other", timezone="Mars/Olympus")
+
+
+# --------------------------------------------------------------------------------------------------
+# The write lock
+
+
+class _Holder:
+    """A process holding the write lock of an index."""
+
+    def __init__(self, proc: subprocess.Popen[str]):
+        self.proc = proc
+
+    def wait(self) -> None:
+        self.proc.wait()
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+
+    def kill(self) -> None:
+        self.proc.kill()
+
+
+def _lock_holder(index: Path, seconds: float) -> _Holder:
+    code = (
+        "import sys, time\n"
+        "from newsearch import store\n"
+        f"lock = store.WriteLock({str(index)!r})\n"
+        "lock.acquire()\n"
+        "print('locked', flush=True)\n"
+        f"time.sleep({seconds})\n"
+        "lock.release()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "locked"
+    return _Holder(proc)
+
+
+def test_build_fails_while_the_lock_is_held_in_this_process(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    build(corpus, index)
+    lock = store.WriteLock(str(index))
+    lock.acquire()
+    try:
+        with pytest.raises(IndexLockedError) as info:
+            build(corpus, index)
+        assert info.value.exit_code == 75
+    finally:
+        lock.release()
+
+
+def test_build_waits_for_a_lock_held_in_this_process(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    build(corpus, index)
+    lock = store.WriteLock(str(index))
+    lock.acquire()
+    timer = threading.Timer(0.5, lock.release)
+    started = time.monotonic()
+    timer.start()
+    try:
+        report = build(corpus, index, wait_for_lock=True)
+        elapsed = time.monotonic() - started
+    finally:
+        timer.join()
+    assert elapsed >= 0.4
+    assert report.total == 4
+
+
+def test_build_fails_while_another_process_holds_the_lock(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    build(corpus, index)
+    holder = _lock_holder(index, 3.0)
+    try:
+        with pytest.raises(IndexLockedError) as info:
+            build(corpus, index)
+        assert info.value.exit_code == 75
+        assert "--wait" in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    # Released (the holder died): building works again.
+    assert build(corpus, index).total == 4
+
+
+def test_build_waits_for_another_process_to_release_the_lock(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    build(corpus, index)
+    write_post(corpus, "2022-05-05-melon.md", "西瓜新闻", "西瓜又甜又大。")
+    holder = _lock_holder(index, 0.5)
+    started = time.monotonic()
+    try:
+        report = build(corpus, index, wait_for_lock=True)
+        elapsed = time.monotonic() - started
+    finally:
+        holder.wait()
+    assert elapsed >= 0.3
+    assert report.added == 1
+    assert report.total == 5
+
+
+def test_a_first_build_in_progress_locks_the_new_index(tmp_path: Path) -> None:
+    # What another process sees while a first build runs: the marker, the lock, no commit yet.
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    index.mkdir()
+    store.write_marker(str(index))
+    holder = _lock_holder(index, 3.0)
+    try:
+        with pytest.raises(IndexLockedError):
+            build(corpus, index)
+        with pytest.raises(IndexNotFoundError):
+            open_index(index)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert build(corpus, index).total == 4
+
+
+def test_a_folder_holding_only_the_lock_file_is_locked_not_foreign(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    index.mkdir()
+    holder = _lock_holder(index, 3.0)
+    try:
+        with pytest.raises(IndexLockedError):
+            build(corpus, index)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+# --------------------------------------------------------------------------------------------------
+# Progress
+
+
+def test_progress_ends_with_done_equal_to_total(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    for i in range(60):
+        write_post(corpus, f"2022-05-10-n{i:03d}.md", f"新闻{i}", "第{i}条新闻的正文。" * 20)
+    seen: list[Progress] = []
+    build_index(corpus, index, jobs=1, progress=seen.append)
+    assert seen
+    assert all(isinstance(p, Progress) for p in seen)
+    assert seen[-1].done == seen[-1].total == 64
+    assert seen[-1].bytes_done == seen[-1].bytes_total > 0
+    done = [p.done for p in seen]
+    assert done == sorted(done)
+    assert all(0 <= p.done <= p.total for p in seen)
+    # An update with nothing to do still ends at done == total.
+    seen.clear()
+    build_index(corpus, index, jobs=1, progress=seen.append)
+    assert seen[-1].done == seen[-1].total == 0
+
+
+def test_progress_with_two_jobs(
+    tmp_path: Path, xwlb_200: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(indexer, "MIN_BATCH_BYTES", 32 * 1024)
+    seen: list[Progress] = []
+    build_index(xwlb_200, tmp_path / "index", jobs=2, progress=seen.append)
+    assert seen[-1].done == seen[-1].total == 200
+    done = [p.done for p in seen]
+    assert done == sorted(done)
