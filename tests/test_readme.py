@@ -1,0 +1,112 @@
+"""The README's commands work as written: the quick start, every ``$ newsearch ...`` line of its
+console examples (run in order, in a copy of the bundled corpus), and its Python example."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def blocks(language: str, section: str | None = None) -> list[str]:
+    text = README
+    if section is not None:
+        start = text.index(f"## {section}")
+        end = text.find("\n## ", start + 1)
+        text = text[start : end if end != -1 else None]
+    return re.findall(rf"```{language}\n(.*?)```", text, re.S)
+
+
+def quick_start() -> list[str]:
+    return [b.strip() for b in blocks("sh", "Quick start")]
+
+
+def console_commands() -> list[str]:
+    out = []
+    for block in blocks("console"):
+        out += [line[2:].strip() for line in block.splitlines() if line.startswith("$ ")]
+    return out
+
+
+def newsearch(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "newsearch", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the bundled corpus, with no index yet: a fresh checkout as the README sees it."""
+    work = tmp_path_factory.mktemp("readme")
+    shutil.copytree(ROOT / "corpus", work / "corpus")
+    return work
+
+
+def test_quick_start_is_two_commands_and_ci_runs_the_test_command() -> None:
+    install_and_search, install_and_test = quick_start()
+    assert "\n" not in install_and_search and "\n" not in install_and_test
+    assert install_and_search.endswith("newsearch search 工业经济")
+    assert "pip install" in install_and_search and "pip install" in install_and_test
+    assert "pytest" in install_and_test
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci[-1] == install_and_test
+
+
+def test_quick_start_search_builds_the_index_then_finds_the_post(workdir: Path) -> None:
+    command = quick_start()[0].rsplit("&&", 1)[1].split()
+    assert command[0].endswith("newsearch")
+    result = newsearch(command[1:], workdir)
+    assert result.returncode == 0, result.stderr
+    assert "building it from corpus/" in result.stderr
+    assert "Traceback" not in result.stderr
+    first = result.stdout.split("\n\n")[1]
+    assert "工信部召开提振工业经济电视电话会议" in first
+    assert (workdir / "index" / "NEWSEARCH").is_file()
+
+
+def test_every_console_command_runs(workdir: Path) -> None:
+    commands = console_commands()
+    assert len(commands) >= 10
+    # The index exists after the quick start; build it here too so that order never matters.
+    assert newsearch(["index", "--quiet"], workdir).returncode == 0
+    for line in commands:
+        args = shlex.split(line)
+        assert args[0] == "newsearch", line
+        result = newsearch(args[1:], workdir)
+        assert result.returncode == 0, f"{line}\n{result.stderr}"
+        assert result.stdout.strip(), line
+        assert "Traceback" not in result.stderr, line
+
+
+def test_the_python_example_runs(workdir: Path) -> None:
+    (example,) = blocks("python", "The library")
+    result = subprocess.run(
+        [sys.executable, "-c", example], cwd=workdir, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert "finews/2022-05-27-NW202205272394760297.md" in result.stdout
+
+
+def test_the_benchmark_documented_exists_and_explains_itself() -> None:
+    (command,) = blocks("sh", "Performance")
+    assert "tests/bench/benchmark.py" in command
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "bench" / "benchmark.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--n" in result.stdout
