@@ -18,7 +18,7 @@ from typing import Any
 from .analysis import Analyzer
 from .errors import PostNotFoundError, QueryError
 from .highlight import HighlightQuery, find_spans, make_snippet
-from .matching import Matcher, bm25
+from .matching import K1, Matcher, bm25
 from .models import Hit, Post, SearchResults
 from .query import (
     CATEGORY,
@@ -307,7 +307,8 @@ class SearchIndex:
 
         Relevance order is: more keywords found literally, then a larger share of the words,
         then BM25F, then newer, then path. Posts that may hold a keyword literally only across
-        words are checked lazily, as they reach the top.
+        words are checked lazily, as they reach the top; scores are computed only for the
+        groups of posts that reach the page.
         """
         if not docs:
             return []
@@ -317,70 +318,31 @@ class SearchIndex:
             for e in g:
                 for w in e.words:
                     words.setdefault(w, None)
-        # Everything below is per matching post: walk whichever is smaller, a word's postings
-        # or the matches.
-        scores: dict[int, float] = {}
-        present: dict[str, set[int]] = {}
-        for w in words:
-            h = m.word_hits(w)
-            tf = h.tf
-            if len(tf) <= len(docs):
-                present[w] = {d for d in tf if d in docs}
-            else:
-                present[w] = {d for d in docs if d in tf}
-            if h.df:
-                idf = m.idf(h.df)
-                get = scores.get
-                for d in present[w]:
-                    scores[d] = get(d, 0.0) + bm25(idf, tf[d])
+        hits = {w: m.word_hits(w) for w in words}
+        weights = [(hits[w].tf, m.idf(hits[w].df) * (K1 + 1.0)) for w in words if hits[w].df]
         ts = self._snap.numeric_column("date_ts")
         order = self._path_order()
         if sort != "relevance" or not soft:
-            return self._top(docs, wanted, scores, ts, order, sort)
-        # Per post: keywords surely literal, keywords maybe literal, share of words found.
-        sure: dict[int, int] = {}
-        could: dict[int, int] = {}
-        cover: dict[int, float] = {}
-        for g in soft:
-            g_sure = frozenset().union(*(e.exact for e in g)) & docs
-            g_could = (frozenset().union(*(e.maybe for e in g)) & docs) - g_sure
-            for d in g_sure:
-                sure[d] = sure.get(d, 0) + 1
-            for d in g_could:
-                could[d] = could.get(d, 0) + 1
-            best: dict[int, float] = {}
-            for e in g:
-                if not e.words:
-                    continue
-                counts: dict[int, int] = {}
-                for w in e.words:
-                    for d in present[w]:
-                        counts[d] = counts.get(d, 0) + 1
-                k = len(e.words)
-                for d, c in counts.items():
-                    if c / k > best.get(d, 0.0):
-                        best[d] = c / k
-            for d, v in best.items():
-                cover[d] = cover.get(d, 0.0) + v
-        buckets: dict[tuple[int, float], list[int]] = {}
-        for d in docs:
-            key = (sure.get(d, 0) + could.get(d, 0), round(cover.get(d, 0.0), 6))
-            buckets.setdefault(key, []).append(d)
-        literal: dict[int, int] = {}
+            scores = _scores(docs, weights) if sort == "relevance" else {}
+            ranked = self._top(docs, wanted, scores, ts, order, sort)
+            if sort != "relevance":
+                page = _scores({r.docnum for r in ranked}, weights)
+                ranked = [_Ranked(r.docnum, 0, 0.0, page.get(r.docnum, 0.0)) for r in ranked]
+            return ranked
+        buckets, could = _tiers(docs, soft, hits)
+        checked: dict[int, int] = {}
         out: list[_Ranked] = []
-        done: set[tuple[int, float]] = set()
         while buckets:
             key = max(buckets)
             bucket = buckets.pop(key)
-            done.add(key)
+            scores = _scores(bucket, weights)
             need = None if wanted is None else wanted - len(out)
             for d in self._order_bucket(bucket, need, scores, ts, order):
-                if d in could and d not in literal:
-                    true = sure.get(d, 0) + self._literal_count(d, soft)
-                    literal[d] = true
+                if d in could and d not in checked:
+                    true = key[0] - could[d] + self._literal_count(d, soft)
+                    checked[d] = true
                     if true < key[0]:
-                        demoted = (true, key[1])
-                        buckets.setdefault(demoted, []).append(d)
+                        buckets.setdefault((true, key[1]), set()).add(d)
                         continue
                 out.append(_Ranked(d, key[0], key[1], scores.get(d, 0.0)))
                 if wanted is not None and len(out) >= wanted:
@@ -401,7 +363,7 @@ class SearchIndex:
 
     def _order_bucket(
         self,
-        bucket: list[int],
+        bucket: set[int],
         need: int | None,
         scores: dict[int, float],
         ts: list[int],
@@ -652,6 +614,98 @@ class SearchIndex:
                 analysis=snap.settings.analysis.describe(),
                 generation=snap.generation,
             )
+
+
+def _scores(docs: set[int], weights: list[tuple[dict[int, float], float]]) -> dict[int, float]:
+    """BM25F of the given posts: for each word, idf * tf * (k1 + 1) / (tf + k1), summed."""
+    out: dict[int, float] = {}
+    get = out.get
+    for tf, weight in weights:
+        if len(tf) <= len(docs):
+            for d, t in tf.items():
+                if d in docs:
+                    out[d] = get(d, 0.0) + weight * t / (t + K1)
+        else:
+            tget = tf.get
+            for d in docs:
+                found = tget(d)
+                if found is not None:
+                    out[d] = get(d, 0.0) + weight * found / (found + K1)
+    return out
+
+
+def _tiers(
+    docs: set[int], soft: list[list[_ClauseEval]], hits: dict[str, Any]
+) -> tuple[dict[tuple[int, float], set[int]], dict[int, int]]:
+    """Posts grouped by (keywords that may be literal, share of the words found), and for each
+    post how many of those keywords are literal only maybe (to check lazily).
+
+    The common query, one keyword, is done with set operations; several keywords count per post.
+    """
+    if len(soft) == 1 and len(soft[0]) == 1:
+        (e,) = soft[0]
+        sure = docs & e.exact
+        maybe = (docs & e.maybe) - sure
+        literal = sure | maybe
+        could = dict.fromkeys(maybe, 1)
+        levels: dict[float, set[int]] = {}
+        if e.words:
+            present = [hits[w].tf.keys() for w in e.words]
+            all_words = set(docs)
+            for p in present:
+                all_words &= p
+            levels[1.0] = all_words
+            rest = docs - all_words
+            k = len(e.words)
+            if k > 1 and rest:
+                counts: dict[int, int] = {}
+                for p in present:
+                    for d in rest & p:
+                        counts[d] = counts.get(d, 0) + 1
+                for d, c in counts.items():
+                    levels.setdefault(round(c / k, 6), set()).add(d)
+                rest -= counts.keys()
+            levels[0.0] = rest
+        else:
+            levels[1.0] = set(docs)
+        buckets: dict[tuple[int, float], set[int]] = {}
+        for cov, group in levels.items():
+            if group & literal:
+                buckets[(1, cov)] = group & literal
+            if group - literal:
+                buckets[(0, cov)] = group - literal
+        return buckets, could
+    ub: dict[int, int] = {}
+    could = {}
+    cover: dict[int, float] = {}
+    for g in soft:
+        g_sure = frozenset().union(*(e.exact for e in g)) & docs
+        g_could = (frozenset().union(*(e.maybe for e in g)) & docs) - g_sure
+        for d in g_sure:
+            ub[d] = ub.get(d, 0) + 1
+        for d in g_could:
+            ub[d] = ub.get(d, 0) + 1
+            could[d] = could.get(d, 0) + 1
+        best: dict[int, float] = {}
+        for e in g:
+            if not e.words:
+                for d in e.docs & docs:
+                    best[d] = 1.0
+                continue
+            per: dict[int, int] = {}
+            for w in e.words:
+                for d in docs & hits[w].tf.keys():
+                    per[d] = per.get(d, 0) + 1
+            k = len(e.words)
+            for d, c in per.items():
+                if c / k > best.get(d, 0.0):
+                    best[d] = c / k
+        for d, v in best.items():
+            cover[d] = cover.get(d, 0.0) + v
+    buckets = {}
+    for d in docs:
+        buckets.setdefault((ub.get(d, 0), round(cover.get(d, 0.0), 6)), set()).add(d)
+    return buckets, could
 
 
 def _post_from_stored(stored: dict[str, Any]) -> Post:

@@ -38,10 +38,9 @@ _TEXT_CHECK_MAX = 48
 _POS_BITS = 24
 _HAN_RUN = re.compile("[\u4e00-\u9fd5]+")
 _ALNUM_CHAR = re.compile(f"{_ALNUM_CLASS}|\\.")
-#: An edge whose vocabulary has more terms than this is not read just to narrow candidates.
-_BIG_EDGE = 24
-#: ... once the candidates are this few.
-_SMALL = 64
+#: An edge whose vocabulary has more terms than this is not read just to narrow candidates
+#: that other edges of the way already narrowed (its postings cost more than checking them).
+_BIG_EDGE = 64
 
 
 def _all_han(text: str) -> bool:
@@ -127,6 +126,20 @@ class Vocabulary:
     def __init__(self, blobs: list[str]):
         # Each blob is "\nterm\nterm\n...\n"; a term never contains a line break.
         self.blobs = blobs
+        self._by_first: dict[str, list[str]] | None = None
+        self._by_last: dict[str, list[str]] | None = None
+
+    def _index(self) -> None:
+        # Terms by first and by last character, built on first use: starting and ending with a
+        # one-character piece then costs no scan of the whole vocabulary.
+        first: dict[str, list[str]] = {}
+        last: dict[str, list[str]] = {}
+        for blob in self.blobs:
+            for term in blob.split("\n"):
+                if term:
+                    first.setdefault(term[0], []).append(term)
+                    last.setdefault(term[-1], []).append(term)
+        self._by_first, self._by_last = first, last
 
     def containing(self, piece: str) -> set[str]:
         out: set[str] = set()
@@ -142,26 +155,22 @@ class Vocabulary:
         return out
 
     def ending_with(self, piece: str) -> set[str]:
-        out: set[str] = set()
-        needle = piece + "\n"
-        for blob in self.blobs:
-            i = blob.find(needle)
-            while i != -1:
-                end = i + len(piece)
-                out.add(blob[blob.rfind("\n", 0, i) + 1 : end])
-                i = blob.find(needle, end)
-        return out
+        if self._by_last is None:
+            self._index()
+        assert self._by_last is not None
+        terms = self._by_last.get(piece[-1], ())
+        if len(piece) == 1:
+            return set(terms)
+        return {t for t in terms if t.endswith(piece)}
 
     def starting_with(self, piece: str) -> set[str]:
-        out: set[str] = set()
-        needle = "\n" + piece
-        for blob in self.blobs:
-            i = blob.find(needle)
-            while i != -1:
-                end = blob.find("\n", i + 1)
-                out.add(blob[i + 1 : end])
-                i = blob.find(needle, end)
-        return out
+        if self._by_first is None:
+            self._index()
+        assert self._by_first is not None
+        terms = self._by_first.get(piece[0], ())
+        if len(piece) == 1:
+            return set(terms)
+        return {t for t in terms if t.startswith(piece)}
 
 
 @dataclass
@@ -299,8 +308,8 @@ class Matcher:
         # Each way is checked on document sets. First the joins: a dictionary word of two or
         # three characters that straddles a cut of the way must be one of the post's joins.
         # Then the edges, cheapest first; an edge with a large vocabulary (the one-character
-        # end of a piece) is only read while the candidates are many. Candidates may be more
-        # than the matches: that is what ``verify`` is for.
+        # end of a piece) is only read when nothing else narrows the way. Candidates may be
+        # more than the matches: that is what ``verify`` is for.
         join_field = JOIN_FIELDS[field]
         is_word = self.analyzer.is_word
         paths = _paths(edges, n, _MAX_PATHS)
@@ -324,7 +333,7 @@ class Matcher:
                 if docs is not None and not docs:
                     continue
                 for edge in sorted(path, key=lambda e: len(edges[e])):
-                    if docs is not None and len(docs) <= _SMALL and len(edges[edge]) > _BIG_EDGE:
+                    if docs is not None and len(edges[edge]) > _BIG_EDGE:
                         continue
                     ed = docs_of(edge)
                     docs = ed - found if docs is None else docs & ed
