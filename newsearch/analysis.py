@@ -408,13 +408,23 @@ class Analyzer:
                 positions[w] = [i]
             else:
                 p.append(i)
+        # jieba's search mode (see _subwords), inlined: this loop runs for every word indexed.
         subs: dict[str, int] = {}
-        is_word = self._short_words.__contains__
+        short = self._short_words
+        get = subs.get
         for w, plist in positions.items():
-            if len(w) > 2 and _HAN_RE.match(w):
+            size = len(w)
+            if size > 2 and _HAN_RE.match(w):
                 n = len(plist)
-                for _, gram in _subwords(w, is_word):
-                    subs[gram] = subs.get(gram, 0) + n
+                for k in range(size - 1):
+                    gram = w[k : k + 2]
+                    if gram in short:
+                        subs[gram] = get(gram, 0) + n
+                if size > 3:
+                    for k in range(size - 2):
+                        gram = w[k : k + 3]
+                        if gram in short:
+                            subs[gram] = get(gram, 0) + n
         joins: frozenset[str] = frozenset()
         if len(words) > 1:
             flat = "".join(words)
@@ -425,6 +435,10 @@ class Analyzer:
             grams.update([flat[b - 2 : b + 1] for b in bounds if b >= 2])
             joins = self._short_words.intersection(grams)
         return TermCounts(len(words), positions, subs, joins)
+
+    def preload(self) -> None:
+        """Load the segmenter and its dictionary now (before forking workers that share it)."""
+        _ = self.segmenter, self._short_words
 
     @property
     def _short_words(self) -> frozenset[str]:

@@ -72,6 +72,7 @@ __all__ = [
     "PostFile",
     "discover",
     "parse_post",
+    "read_bytes",
     "read_corpus",
     "read_post",
     "site_timezone",
@@ -232,11 +233,12 @@ def read_post(root: str | os.PathLike[str], path: str, *, timezone: str = DEFAUL
     if os.path.isabs(path) or ".." in parts:
         raise ValueError(f"post path must be relative to the corpus root: {path!r}")
     _zone(timezone)  # a bad zone is the caller's error, not the file's
-    data = _read_bytes(os.path.join(os.fspath(root), *parts))
+    data = read_bytes(os.path.join(os.fspath(root), *parts))
     return parse_post(data, path, timezone=timezone)
 
 
-def _read_bytes(abspath: str) -> bytes:
+def read_bytes(abspath: str) -> bytes:
+    """A post file's bytes, or PostError: never hangs on a FIFO, refuses huge files."""
     try:
         # O_NONBLOCK: a FIFO put in place of a post must not hang the reader on open().
         fd = os.open(abspath, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -269,7 +271,7 @@ def read_corpus(
     posts: list[Post] = []
     for file in files:
         try:
-            posts.append(parse_post(_read_bytes(file.abspath), file.path, timezone=timezone))
+            posts.append(parse_post(read_bytes(file.abspath), file.path, timezone=timezone))
         except PostError as exc:
             problems.append(Problem(file.path, exc.reason))
         except Exception as exc:  # one bad file must not stop the rest; the reason is kept

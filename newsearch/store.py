@@ -59,7 +59,6 @@ from .schema import (
     Document,
     IndexSettings,
     NewsearchSchema,
-    encode_positions,
 )
 
 INDEX_NAME = "MAIN"
@@ -399,8 +398,8 @@ class SegmentBuilder:
         self.codec = _codec()
         self.segment = self.codec.new_segment(storage, INDEX_NAME)
         self._pdw = _PerDocWriter(self.codec, storage, self.segment)
-        # word field: term -> [docnums, frequencies, positions bytes]
-        self._words: dict[str, dict[str, tuple[array[int], array[int], bytearray]]] = {
+        # word field: term -> (docnums, frequencies, positions of every posting in a row)
+        self._words: dict[str, dict[str, tuple[array[int], array[int], array[int]]]] = {
             name: {} for name in WORD_FIELDS
         }
         # sub-word field: term -> [docnums, counts]
@@ -430,13 +429,14 @@ class SegmentBuilder:
             pdw.add_field(fname, schema[fname], doc.stored.get(fname), counts.length)
             self._lengths[fname].append(counts.length)
             post = self._words[fname]
+            get = post.get
             for term, plist in counts.words.items():
-                entry = post.get(term)
+                entry = get(term)
                 if entry is None:
-                    entry = post[term] = (array("I"), array("I"), bytearray())
+                    entry = post[term] = (array("I"), array("I"), array("I"))
                 entry[0].append(n)
                 entry[1].append(len(plist))
-                entry[2].extend(encode_positions(plist))
+                entry[2].extend(plist)
             sname = SUB_FIELDS[fname]
             sublength = sum(counts.subs.values())
             pdw.add_field(sname, schema[sname], None, sublength)
@@ -517,14 +517,17 @@ class SegmentBuilder:
         lengths = self._lengths[fname]
         fw.start_field(fname, self.schema[fname])
         for term in sorted(post):
-            docs, freqs, posbytes = post[term]
+            docs, freqs, positions = post[term]
             ids = docs.tolist()
             counts = freqs.tolist()
+            if sys.byteorder == "big":  # positions are stored little-endian
+                positions.byteswap()
+            posbytes = positions.tobytes()
             if len(ids) == 1:
-                values = [bytes(posbytes)]
+                values = [posbytes]
             else:
                 ends = list(accumulate(c * 4 for c in counts))
-                values = [bytes(posbytes[e - c * 4 : e]) for e, c in zip(ends, counts, strict=True)]
+                values = [posbytes[e - c * 4 : e] for e, c in zip(ends, counts, strict=True)]
             fw.add_list(
                 term.encode("utf-8", "surrogatepass"),
                 ids,
