@@ -41,6 +41,8 @@ from .store import Snapshot, folder_kind
 COMMON_SHARE = 0.4
 MATCH_LITERAL, MATCH_ALL, MATCH_SOME, MATCH_FILTER = "literal", "all words", "some words", "filter"
 MATCH_SIMILAR = "similar"
+#: A query uses its first this many distinct keywords (and exclusions).
+MAX_KEYWORDS = 32
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ class SearchIndex:
         sort: str,
         facets: bool,
     ) -> SearchResults:
-        parsed = parse_query(query)
+        parsed = _bounded(parse_query(query))
         m = self._matcher
         # An exclusion with nothing searchable in it ("-", "-。") excludes nothing and is not a
         # filter: it must not turn a query into "every post".
@@ -614,6 +616,20 @@ class SearchIndex:
                 analysis=snap.settings.analysis.describe(),
                 generation=snap.generation,
             )
+
+
+def _bounded(parsed: ParsedQuery) -> ParsedQuery:
+    """The query without repeated keywords, and with at most MAX_KEYWORDS of them (a query of
+    thousands of words would otherwise rank every post once per word)."""
+    seen: set[tuple[tuple[str, str], ...]] = set()
+    groups = []
+    for g in parsed.groups:
+        key = tuple(sorted((c.kind, c.text) for c in g))
+        if key not in seen:
+            seen.add(key)
+            groups.append(g)
+    excluded = list(dict.fromkeys(parsed.excluded))
+    return ParsedQuery(tuple(groups[:MAX_KEYWORDS]), tuple(excluded[:MAX_KEYWORDS]))
 
 
 def _scores(docs: set[int], weights: list[tuple[dict[int, float], float]]) -> dict[int, float]:

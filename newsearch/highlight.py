@@ -9,6 +9,7 @@ snippets itself. Offsets come from the analyser, so a highlight never cuts a wor
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -128,7 +129,11 @@ def make_snippet(
         return Snippet("", ())
     norm = analyzer.normalize(text)
     hits = _rough_hits(norm, hq)
-    sents = sentences(text)
+    # Only the neighbourhood of the best spot is split into sentences: a post may be megabytes.
+    focus = _focus(hits, max_len)
+    lo = max(0, focus - 2 * max_len)
+    hi = min(len(text), focus + 3 * max_len)
+    sents = [(s + lo, e + lo) for s, e in sentences(text[lo:hi])]
     if not sents:
         return Snippet("", ())
     # Score sentences by the distinct query items they contain, literal pieces first.
@@ -169,9 +174,7 @@ def make_snippet(
                 break
     window = text[start:end]
     spans = find_spans(window, norm[start:end], analyzer, hq)
-    prefix = (
-        ELLIPSIS if start > 0 and sents[0][0] < start and not _starts_sentence(text, start) else ""
-    )
+    prefix = ELLIPSIS if start > 0 and not _starts_sentence(text, start) else ""
     suffix = ELLIPSIS if end < len(text.rstrip()) and not _ends_sentence(text, end) else ""
     body = _SPACES.sub(" ", window) if "\n" in window else window
     if body != window:
@@ -236,6 +239,21 @@ def _cut_long(text: str, start: int, end: int, focus: int, max_len: int) -> tupl
         if cut is not None:
             hi = cut.start() + 1
     return lo, hi
+
+
+def _focus(hits: list[tuple[str, float, list[int]]], max_len: int) -> int:
+    """The hit position whose window of ``max_len`` holds the most (weighted, distinct) items."""
+    best, best_score = 0, -1.0
+    for _, _, positions in hits:
+        for p in positions:
+            score = 0.0
+            for _item, weight, ps in hits:
+                k = bisect_left(ps, p)
+                if k < len(ps) and ps[k] < p + max_len:
+                    score += weight
+            if score > best_score or (score == best_score and p < best):
+                best, best_score = p, score
+    return best
 
 
 def _rough_hits(norm: str, hq: HighlightQuery) -> list[tuple[str, float, list[int]]]:

@@ -82,6 +82,9 @@ _worker: dict[str, Any] = {}
 def _init_worker(index_dir: str, schema: NewsearchSchema, queue: Any, parent: int | None) -> None:
     if parent is not None:
         _die_with_parent()
+        if os.getppid() != parent:
+            # The indexer died before this worker could ask to die with it.
+            os._exit(1)
         # Ctrl-C goes to the whole process group; the parent alone decides what happens.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     settings = schema.settings()
@@ -94,15 +97,26 @@ def _init_worker(index_dir: str, schema: NewsearchSchema, queue: Any, parent: in
     )
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this worker when the indexer dies (even by SIGKILL)."""
+def _libc() -> Any:
+    """libc, loaded in the indexer before it forks, so a new worker's first step is cheap."""
     if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(Exception):
+        return None
+    try:
         import ctypes
 
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except (ImportError, OSError):
+        return None
+
+
+_LIBC = _libc()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the indexer dies (even by SIGKILL)."""
+    if _LIBC is not None:
+        with contextlib.suppress(Exception):
+            _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _index_batch(batch: int, jobs: list[_Job]) -> _BatchResult:

@@ -44,9 +44,11 @@ from whoosh.reading import SegmentReader, TermNotFound
 from whoosh.system import pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 
+from .analysis import ANALYSIS_VERSION
 from .errors import (
     IndexLockedError,
     IndexNotFoundError,
+    NewsearchError,
     NotAnIndexError,
     RebuildRequiredError,
 )
@@ -90,8 +92,9 @@ def folder_kind(folder: str) -> str:
         return "foreign"
     if os.path.isfile(os.path.join(folder, MARKER)):
         return "newsearch"
-    # The lock file alone: a first build is starting there (and holds the lock).
-    visible = [n for n in os.listdir(folder) if not n.startswith(".") and n != LOCK_FILE]
+    # The lock file and a marker being written: a first build is starting there.
+    ours = {LOCK_FILE, MARKER + ".tmp"}
+    visible = [n for n in os.listdir(folder) if not n.startswith(".") and n not in ours]
     return "foreign" if visible else "empty"
 
 
@@ -226,20 +229,48 @@ def read_toc(folder: str, storage: FileStorage | None = None) -> TOC:
     schema = toc.schema
     if not isinstance(schema, NewsearchSchema):
         raise NotAnIndexError(f"{folder} holds a Whoosh index that newsearch did not write")
-    if schema.newsearch_version != SCHEMA_VERSION:
+    analysis = schema.settings().analysis.version
+    if schema.newsearch_version != SCHEMA_VERSION or analysis != ANALYSIS_VERSION:
         raise RebuildRequiredError(
             f"the index in {folder} was built by another newsearch version (index format "
-            f"{schema.newsearch_version}, this newsearch {SCHEMA_VERSION}); "
-            "rebuild it with: newsearch index --rebuild"
+            f"{schema.newsearch_version}, analysis {analysis}; this newsearch {SCHEMA_VERSION}, "
+            f"{ANALYSIS_VERSION}): rebuild it with: newsearch index --rebuild"
         )
     return toc
+
+
+def _latest_generation_in(folder: str) -> int:
+    try:
+        return int(TOC._latest_generation(storage_for(folder, readonly=True), INDEX_NAME))
+    except Exception:
+        return -1
 
 
 def commit(
     storage: FileStorage, schema: NewsearchSchema, segments: list[Any], generation: int
 ) -> None:
-    """Make ``segments`` the index: one atomic rename of a new table of contents."""
+    """Make ``segments`` the index: one atomic rename of a new table of contents.
+
+    The segments' files are on disk before (see ``durable``); the new table of contents and the
+    folder entry that names it are flushed after, so a power cut keeps a whole commit too.
+    """
     TOC(schema, segments, generation).write(storage, INDEX_NAME)
+    durable(os.path.join(storage.folder, TOC._filename(INDEX_NAME, generation)))
+    durable(storage.folder)
+
+
+def durable(path: str) -> None:
+    """Flush a file (or a folder's entries) to the disk."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot flush a folder
+    finally:
+        os.close(fd)
 
 
 def clean_up(storage: FileStorage, folder: str, generation: int, segments: list[Any]) -> None:
@@ -508,6 +539,7 @@ class SegmentBuilder:
         self._keys.clear()
         self.segment.set_doc_count(self.count)
         self.segment.create_compound_file(self.storage)
+        durable(os.path.join(self.storage.folder, self.segment.make_filename(".seg")))
         return self.segment
 
     def _write_words(self, fw: _BulkFieldWriter, fname: str) -> None:
@@ -914,17 +946,24 @@ class Snapshot:
 
     def __init__(self, folder: str, *, cache_postings: int = 4_000_000):
         self.folder = folder
-        last_error: Exception | None = None
+        failed_generation = None
         for attempt in range(8):
             try:
                 self._open(folder)
                 break
-            except (FileNotFoundError, OSError) as exc:
-                # A commit in another process removed files of the commit we were opening.
-                last_error = exc
-                time.sleep(0.05 * (attempt + 1))
-        else:
-            raise NotAnIndexError(f"cannot open the index in {folder}: {last_error}")
+            except NewsearchError:
+                raise
+            except Exception as exc:
+                # Either a commit in another process removed files of the commit being opened
+                # (then a newer commit exists: try again), or the index is damaged.
+                generation = _latest_generation_in(folder)
+                if generation == failed_generation or attempt == 7:
+                    raise NotAnIndexError(
+                        f"the index in {folder} is damaged ({type(exc).__name__}: {exc}); "
+                        "rebuild it with: newsearch index --rebuild"
+                    ) from exc
+                failed_generation = generation
+                time.sleep(0.02 * (attempt + 1))
         self._cache: OrderedDict[tuple[str, str, bool], Postings] = OrderedDict()
         self._cache_size = 0
         self._cache_limit = cache_postings
@@ -1191,6 +1230,7 @@ def _merge(storage: FileStorage, schema: NewsearchSchema, views: list[SegmentVie
                 fh.write(zlib.compress(blob, 1))
         segment.set_doc_count(n)
         segment.create_compound_file(storage)
+        durable(os.path.join(storage.folder, segment.make_filename(".seg")))
         return segment
     except BaseException:
         for name in segment.list_files(storage):
