@@ -41,7 +41,8 @@ from .store import Snapshot, folder_kind
 COMMON_SHARE = 0.4
 MATCH_LITERAL, MATCH_ALL, MATCH_SOME, MATCH_FILTER = "literal", "all words", "some words", "filter"
 MATCH_SIMILAR = "similar"
-#: A query uses its first this many distinct keywords (and exclusions).
+#: A query uses its first this many distinct keywords, OR alternatives included (and as many
+#: exclusions).
 MAX_KEYWORDS = 32
 
 
@@ -621,15 +622,22 @@ class SearchIndex:
 def _bounded(parsed: ParsedQuery) -> ParsedQuery:
     """The query without repeated keywords, and with at most MAX_KEYWORDS of them (a query of
     thousands of words would otherwise rank every post once per word)."""
-    seen: set[tuple[tuple[str, str], ...]] = set()
+    seen: set[tuple[Clause, ...]] = set()
     groups = []
+    clauses = 0
     for g in parsed.groups:
-        key = tuple(sorted((c.kind, c.text) for c in g))
-        if key not in seen:
-            seen.add(key)
-            groups.append(g)
+        alternatives = tuple(dict.fromkeys(g))  # "A OR A" is A
+        key = tuple(sorted(alternatives, key=lambda c: (c.kind, c.text)))
+        if key in seen:
+            continue
+        seen.add(key)
+        alternatives = alternatives[: MAX_KEYWORDS - clauses]
+        if not alternatives:
+            break
+        groups.append(alternatives)
+        clauses += len(alternatives)
     excluded = list(dict.fromkeys(parsed.excluded))
-    return ParsedQuery(tuple(groups[:MAX_KEYWORDS]), tuple(excluded[:MAX_KEYWORDS]))
+    return ParsedQuery(tuple(groups), tuple(excluded[:MAX_KEYWORDS]))
 
 
 def _scores(docs: set[int], weights: list[tuple[dict[int, float], float]]) -> dict[int, float]:
