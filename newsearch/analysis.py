@@ -285,14 +285,6 @@ class TermCounts:
 
 
 @dataclass(frozen=True)
-class Unit:
-    """A run of a query piece matched as a whole: a Han run, an ideograph, an alnum token."""
-
-    text: str
-    han: bool
-
-
-@dataclass(frozen=True)
 class AnalysisSettings:
     """Everything that decides which terms a text gives; stored in the index, checked on update."""
 
@@ -468,10 +460,6 @@ class Analyzer:
         norm = self.normalize(text).replace(BOUNDARY, " ")
         return _SEPARATOR_RE.sub("", _ALNUM_GAP_RE.sub(BOUNDARY, norm))
 
-    def units(self, text: str) -> list[Unit]:
-        """A query piece as units that are matched literally (normalised, separators dropped)."""
-        return [Unit(u, han) for han, u, _ in self._units(self.normalize(text))]
-
 
 def _subwords(word: str, is_word: Callable[[str], bool]) -> Iterator[tuple[int, str]]:
     """jieba's search mode: the dictionary 2-grams (then 3-grams) inside a longer word."""
@@ -486,7 +474,3 @@ def _subwords(word: str, is_word: Callable[[str], bool]) -> Iterator[tuple[int, 
             gram = word[i : i + 3]
             if is_word(gram):
                 yield i, gram
-
-
-def has_searchable_text(analyzer: Analyzer, text: str) -> bool:
-    return bool(_UNIT_RE.search(analyzer.normalize(text)))

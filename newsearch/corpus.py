@@ -99,7 +99,7 @@ class PostError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PostFile:
     """A post file found by :func:`discover`: enough to tell whether it changed since a build."""
 

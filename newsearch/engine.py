@@ -25,7 +25,6 @@ from .query import (
     PHRASE,
     REQUIRED_KINDS,
     TAG,
-    TEXT,
     TITLE,
     Clause,
     ParsedQuery,
@@ -34,7 +33,7 @@ from .query import (
     parse_query,
 )
 from .schema import NO_DATE, keyword_term, month_label
-from .store import Snapshot, folder_kind
+from .store import Snapshot
 
 #: A word found in more than this share of posts does not make a post match on its own when the
 #: keyword has rarer words (it still counts for the ranking).
@@ -747,8 +746,4 @@ def _post_from_stored(stored: dict[str, Any]) -> Post:
     )
 
 
-def index_exists(index_dir: str | os.PathLike[str]) -> bool:
-    return folder_kind(os.fspath(index_dir)) == "newsearch"
-
-
-__all__ = ["SearchIndex", "IndexInfo", "open_index", "index_exists", "TEXT", "TITLE"]
+__all__ = ["IndexInfo", "SearchIndex", "open_index"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -212,7 +212,6 @@ class Document:
     month: int
     state: bytes
     text_bytes: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def make_document(post: Post, analyzer: Analyzer, state: FileState, timezone: str) -> Document:

@@ -1092,10 +1092,6 @@ class Snapshot:
             ("voc", fieldname), lambda: [v.vocabulary(fieldname) for v in self.segments]
         )
 
-    def is_deleted(self, docnum: int) -> bool:
-        view, local = self._locate(docnum)
-        return local in view.deleted
-
     def live_docs(self) -> Iterator[int]:
         for v in self.segments:
             for local in range(v.count):
