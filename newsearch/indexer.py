@@ -112,15 +112,6 @@ def _libc() -> Any:
 _LIBC = _libc()
 
 
-def _trim_memory() -> None:
-    import gc
-
-    gc.collect()
-    if _LIBC is not None:
-        with contextlib.suppress(Exception):
-            _LIBC.malloc_trim(0)
-
-
 def _die_with_parent() -> None:
     """Ask Linux to kill this worker when the indexer dies (even by SIGKILL)."""
     if _LIBC is not None:
@@ -583,11 +574,8 @@ def _run_parallel(
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(method)
     if method == "fork":
-        # Load jieba's dictionary here, once: forked workers share its memory pages. And give
-        # back to the system what scanning the corpus left free, so that workers do not start
-        # with it mapped.
+        # Load jieba's dictionary here, once: forked workers share its memory pages.
         Analyzer(schema.settings().analysis).preload()
-        _trim_memory()
     queue = ctx.Queue()
     executor = ProcessPoolExecutor(
         max_workers=min(jobs, len(batches)),
