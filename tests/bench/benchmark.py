@@ -367,6 +367,67 @@ def bench_n(n: int, jobs: int, scratch: Path, source: Path) -> dict[str, object]
     return {"n": n, "naive": naive, "newsearch": ns}
 
 
+RECALL = textwrap.dedent(
+    """
+    import json, logging, random, re, sys
+    import jieba
+    jieba.setLogLevel(logging.WARNING)
+    from whoosh import index
+    from whoosh.qparser import MultifieldParser
+    import newsearch
+    from newsearch.corpus import read_corpus
+
+    corpus, naive_dir, ns_dir, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    posts = read_corpus(corpus).posts
+    rng = random.Random(7)
+    han = re.compile(r"^[\u4e00-\u9fd5]+$")
+    pieces = []
+    while len(pieces) < n:
+        post = rng.choice(posts)
+        if len(post.text) < 10:
+            continue
+        size = rng.randint(2, 4)
+        start = rng.randrange(len(post.text) - size)
+        piece = post.text[start : start + size]
+        if han.match(piece):
+            pieces.append(piece)
+    ix = index.open_dir(naive_dir)
+    parser = MultifieldParser(["title", "content"], ix.schema)
+    pairs = naive = found = 0
+    with ix.searcher() as searcher, newsearch.open_index(ns_dir) as nix:
+        for piece in pieces:
+            truth = {p.path for p in posts if piece in p.text or piece in p.title}
+            got = {h["path"] for h in searcher.search(parser.parse(piece), limit=None)}
+            mine = {h.path for h in nix.search(piece, limit=None)}
+            pairs += len(truth)
+            naive += len({corpus + "/" + t for t in truth} & got)
+            found += len(truth & mine)
+    print(json.dumps({"pieces": len(pieces), "pairs": pairs, "naive": naive, "newsearch": found}))
+    """
+)
+
+
+def recall(scratch: Path, source: Path, posts: int = 300, pieces: int = 300) -> None:
+    """How many posts containing a random piece of text each engine finds with that piece."""
+    corpus, _ = prepare(posts, scratch, source)
+    py = sys.executable
+    naive_dir, ns_dir = scratch / f"naive-{posts}", scratch / f"newsearch-{posts}"
+    run_measured([py, "-c", NAIVE_INDEX, str(corpus), str(naive_dir)])
+    run_measured([py, "-c", NEWSEARCH_INDEX, str(corpus), str(ns_dir), "1"])
+    out = json.loads(
+        run_measured([py, "-c", RECALL, str(corpus), str(naive_dir), str(ns_dir), str(pieces)])[2]
+    )
+    _print_table(
+        f"substring recall: {out['pieces']} random 2-4 character Han pieces of {posts} posts, "
+        f"{out['pairs']} (piece, post containing it) pairs",
+        ("engine", "posts found", "share"),
+        [
+            ("usual recipe", str(out["naive"]), f"{out['naive'] / out['pairs']:.1%}"),
+            ("newsearch", str(out["newsearch"]), f"{out['newsearch'] / out['pairs']:.1%}"),
+        ],
+    )
+
+
 def cold_start(scratch: Path, runs: int = 7) -> None:
     """Median wall time of the whole `newsearch search QUERY` command on the bundled corpus."""
     work = scratch / "cold"
@@ -452,6 +513,7 @@ def main() -> int:
         with tarfile.open(TARBALL) as tar:
             tar.extractall(scratch / "all", filter="data")
         source = scratch / "all" / "xwlb"
+        recall(scratch, source)
         for n in sizes:
             bench_n(n, args.jobs, scratch, source)
         if not args.no_cold:
