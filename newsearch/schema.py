@@ -67,44 +67,39 @@ def decode_positions(data: bytes) -> list[int]:
     return a.tolist()
 
 
-class WordField(fields.FieldType):
-    """Precise words with ordinal positions (title, text); postings are written by newsearch."""
-
-    def __init__(self, stored: bool = False):
-        super().__init__(OrdinalPositions(), None, scorable=True, stored=stored)
+class _Prewritten(fields.FieldType):
+    """A field whose postings newsearch writes itself (store.SegmentBuilder), never Whoosh."""
 
     def index(self, value: Any, **kwargs: Any) -> Any:
         raise TypeError("newsearch writes the postings of this field itself")
 
 
-class SubwordField(fields.FieldType):
+class WordField(_Prewritten):
+    """Precise words with ordinal positions (title, text)."""
+
+    def __init__(self, stored: bool = False):
+        super().__init__(OrdinalPositions(), None, scorable=True, stored=stored)
+
+
+class SubwordField(_Prewritten):
     """Search-mode sub-words with their counts (no positions): they add to the ranking only."""
 
     def __init__(self) -> None:
         super().__init__(formats.Frequency(), None, scorable=True, stored=False)
 
-    def index(self, value: Any, **kwargs: Any) -> Any:
-        raise TypeError("newsearch writes the postings of this field itself")
 
-
-class JoinField(fields.FieldType):
-    """Two-character words across word boundaries: which posts have them, for literal matching."""
+class JoinField(_Prewritten):
+    """Two- and three-character words across word boundaries: which posts have them."""
 
     def __init__(self) -> None:
         super().__init__(formats.Existence(), None, scorable=False, stored=False)
 
-    def index(self, value: Any, **kwargs: Any) -> Any:
-        raise TypeError("newsearch writes the postings of this field itself")
 
-
-class KeywordField(fields.FieldType):
+class KeywordField(_Prewritten):
     """Exact-match keywords (categories, tags), normalised; the stored value keeps the spelling."""
 
     def __init__(self) -> None:
         super().__init__(formats.Existence(), None, scorable=False, stored=True)
-
-    def index(self, value: Any, **kwargs: Any) -> Any:
-        raise TypeError("newsearch writes the postings of this field itself")
 
 
 class NewsearchSchema(fields.Schema):

@@ -543,46 +543,41 @@ class SegmentBuilder:
         return self.segment
 
     def _write_words(self, fw: _BulkFieldWriter, fname: str) -> None:
-        post = self._words[fname]
+        def postings(entry: tuple[array[int], array[int], array[int]]) -> tuple[Any, ...]:
+            docs, freqs, positions = entry
+            counts = freqs.tolist()
+            if sys.byteorder == "big":  # positions are stored little-endian
+                positions.byteswap()
+            posbytes = positions.tobytes()
+            if len(counts) == 1:
+                return docs.tolist(), counts, [posbytes]
+            ends = list(accumulate(c * 4 for c in counts))
+            values = [posbytes[e - c * 4 : e] for e, c in zip(ends, counts, strict=True)]
+            return docs.tolist(), counts, values
+
+        self._write_field(fw, fname, self._words[fname], postings)
+
+    def _write_subs(self, fw: _BulkFieldWriter, fname: str) -> None:
+        def postings(entry: tuple[array[int], array[int]]) -> tuple[Any, ...]:
+            return entry[0].tolist(), entry[1].tolist(), None
+
+        self._write_field(fw, fname, self._subs[fname], postings)
+
+    def _write_field(
+        self, fw: _BulkFieldWriter, fname: str, post: dict[str, Any], postings: Any
+    ) -> None:
+        """One field's terms in order, each posting list as (ids, frequencies, values)."""
         if not post:
             return
         lengths = self._lengths[fname]
         fw.start_field(fname, self.schema[fname])
         for term in sorted(post):
-            docs, freqs, positions = post[term]
-            ids = docs.tolist()
-            counts = freqs.tolist()
-            if sys.byteorder == "big":  # positions are stored little-endian
-                positions.byteswap()
-            posbytes = positions.tobytes()
-            if len(ids) == 1:
-                values = [posbytes]
-            else:
-                ends = list(accumulate(c * 4 for c in counts))
-                values = [posbytes[e - c * 4 : e] for e, c in zip(ends, counts, strict=True)]
+            ids, counts, values = postings(post[term])
             fw.add_list(
                 term.encode("utf-8", "surrogatepass"),
                 ids,
                 [float(c) for c in counts],
                 values,
-                [lengths[i] for i in ids],
-            )
-        fw.finish_field()
-
-    def _write_subs(self, fw: _BulkFieldWriter, fname: str) -> None:
-        post = self._subs[fname]
-        if not post:
-            return
-        lengths = self._lengths[fname]
-        fw.start_field(fname, self.schema[fname])
-        for term in sorted(post):
-            docs, counts = post[term]
-            ids = docs.tolist()
-            fw.add_list(
-                term.encode("utf-8", "surrogatepass"),
-                ids,
-                [float(c) for c in counts],
-                None,
                 [lengths[i] for i in ids],
             )
         fw.finish_field()
