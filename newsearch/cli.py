@@ -532,7 +532,7 @@ def render_report(
                 ("problems", str(len(report.problems))),
                 ("posts in index", str(report.total)),
                 ("seconds", f"{report.seconds:.2f}"),
-                ("MB/s", f"{report.text_bytes / 1e6 / seconds:.2f}"),
+                ("MB/s of post files", f"{report.file_bytes / 1e6 / seconds:.2f}"),
             ]
             out.line([(f"Indexed {report.corpus} into {report.index}", "head")])
             out.fields([(k, [(v, "count")]) for k, v in rows], indent=2)
