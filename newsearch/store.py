@@ -22,7 +22,7 @@ import zlib
 from array import array
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
@@ -764,15 +764,7 @@ class SegmentView:
             ids, weights = list(ids), list(weights)
             vals = list(values) if want_values else None
         else:
-            if self._postings_map is None:
-                self._map_postings()
-            offset, length = info.extent()
-            if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length unpacked
-                length = length[0]
-            start = self._postings_base + offset
-            ids, weights, vals = _read_blocks(
-                bytes(self._postings_map[start : start + length]), want_values
-            )
+            ids, weights, vals = _read_blocks(self._postings_data(info), want_values)
         if self.deleted:
             keep = [i for i, d in enumerate(ids) if d not in self.deleted]
             if len(keep) != len(ids):
@@ -799,13 +791,7 @@ class SegmentView:
         if info.is_inlined():
             ids, weights, values = info.inlined_postings()
             return list(ids), list(weights), list(values) if want_values else None
-        if self._postings_map is None:
-            self._map_postings()
-        offset, length = info.extent()
-        if isinstance(length, tuple):
-            length = length[0]
-        start = self._postings_base + offset
-        return _read_blocks(bytes(self._postings_map[start : start + length]), want_values)
+        return _read_blocks(self._postings_data(info), want_values)
 
     def values_for(self, fieldname: str, tbytes: bytes, wanted: list[int]) -> dict[int, bytes]:
         """Values (positions) of the postings of ``wanted`` local docs (sorted), decoding only
@@ -821,36 +807,29 @@ class SegmentView:
                 if d in want:
                     out[d] = v
             return out
-        if self._postings_map is None:
-            self._map_postings()
-        offset, length = info.extent()
-        if isinstance(length, tuple):
-            length = length[0]
-        start = self._postings_base + offset
-        data = bytes(self._postings_map[start : start + length])
-        pos, end, prev_max = 4, len(data), -1
+        prev_max = -1
         want = set(wanted)
-        while pos < end:
-            (blen,) = _INT.unpack_from(data, pos)
-            pos += 4
-            last = blen < 0
-            blen = -blen if last else blen
-            buf = io.BytesIO(data[pos : pos + blen])
-            count, maxid, _maxw, comp, _mn, _mx = pickle.load(buf)
+        for (_count, maxid, _maxw, _comp, _mn, _mx), body in _blocks(self._postings_data(info)):
             k = bisect_right(wanted, prev_max)
             if k < len(wanted) and wanted[k] <= maxid:
-                body = buf.read()
-                if comp:
-                    body = zlib.decompress(body)
-                bids, _bw, bvalues = pickle.loads(body)
+                bids, _bw, bvalues = body()
                 for d, v in zip(accumulate(bids), bvalues or (), strict=False):
                     if d in want:
                         out[d] = v
             prev_max = maxid
-            pos += blen
-            if last or prev_max >= wanted[-1]:
+            if prev_max >= wanted[-1]:
                 break
         return out
+
+    def _postings_data(self, info: Any) -> bytes:
+        """The bytes of a term's posting blocks, sliced from the segment's mapped file."""
+        if self._postings_map is None:
+            self._map_postings()
+        offset, length = info.extent()
+        if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length unpacked
+            length = length[0]
+        start = self._postings_base + offset
+        return bytes(self._postings_map[start : start + length])
 
     def _map_postings(self) -> None:
         """The segment's postings file as a memory view (no copy)."""
@@ -896,6 +875,33 @@ class SegmentView:
             self.files.close()
 
 
+def _blocks(data: bytes) -> Iterator[tuple[tuple[Any, ...], Callable[[], Any]]]:
+    """Whoosh's whoosh3 posting blocks: (block info, a function that decodes the block's data).
+
+    A posting list is a 4-byte header, then blocks: a big-endian int length (negative for the
+    last block), a pickled info tuple (count, last id, max weight, compression, min and max
+    length bytes) and the pickled (ids as deltas, weights, values) tuple, zlib-compressed or not.
+    """
+    pos, end = 4, len(data)
+    while pos < end:
+        (blen,) = _INT.unpack_from(data, pos)
+        pos += 4
+        last = blen < 0
+        blen = -blen if last else blen
+        buf = io.BytesIO(data[pos : pos + blen])
+        info = pickle.load(buf)
+        comp = info[3]
+
+        def body(buf: io.BytesIO = buf, comp: int = comp) -> Any:
+            raw = buf.read()
+            return pickle.loads(zlib.decompress(raw) if comp else raw)
+
+        yield info, body
+        pos += blen
+        if last:
+            return
+
+
 def _read_blocks(
     data: bytes, want_values: bool
 ) -> tuple[list[int], list[float], list[bytes] | None]:
@@ -903,20 +909,8 @@ def _read_blocks(
     ids: list[int] = []
     weights: list[float] = []
     values: list[bytes] | None = [] if want_values else None
-    pos = 4  # header magic
-    end = len(data)
-    loads = pickle.loads
-    while pos < end:
-        (blen,) = _INT.unpack_from(data, pos)
-        pos += 4
-        last = blen < 0
-        blen = -blen if last else blen
-        buf = io.BytesIO(data[pos : pos + blen])
-        count, _maxid, _maxw, comp, _mn, _mx = pickle.load(buf)
-        body = buf.read()
-        if comp:
-            body = zlib.decompress(body)
-        bids, bweights, bvalues = loads(body)
+    for (count, _maxid, _maxw, _comp, _mn, _mx), body in _blocks(data):
+        bids, bweights, bvalues = body()
         ids.extend(accumulate(bids))
         if bweights is None:
             weights.extend([1.0] * count)
@@ -926,9 +920,6 @@ def _read_blocks(
             weights.extend(bweights)
         if values is not None and bvalues:
             values.extend(bvalues)
-        pos += blen
-        if last:
-            break
     return ids, weights, values
 
 

@@ -1,0 +1,118 @@
+"""The narrow layer over Whoosh: segments newsearch writes are Whoosh segments Whoosh itself reads,
+its bulk decoding agrees with Whoosh's matchers, and merging segments changes no result."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import copy_posts
+from whoosh import index as whoosh_index
+from whoosh.query import Phrase, Term
+
+from newsearch import build_index, open_index, store
+from newsearch.schema import decode_positions
+
+TERMS = ["经济", "习近平", "发展", "的", "新华社", "2017", "央视网", "召开", "一带一路", "xyz"]
+
+
+@pytest.fixture(scope="module")
+def two_segments(tmp_path_factory: pytest.TempPathFactory, xwlb_dir: Path) -> Path:
+    """An index of 400 real posts written as several segments, with deleted documents."""
+    import newsearch.indexer as indexer
+
+    tmp = tmp_path_factory.mktemp("store")
+    corpus = tmp / "corpus"
+    copy_posts(xwlb_dir, corpus / "xwlb", first=400)
+    folder = tmp / "index"
+    old = indexer.MIN_BATCH_BYTES, indexer.MAX_BATCH_BYTES
+    indexer.MIN_BATCH_BYTES = indexer.MAX_BATCH_BYTES = 200_000
+    try:
+        build_index(corpus, folder, jobs=1)
+        for f in sorted((corpus / "xwlb").iterdir())[::7]:
+            f.write_text(f.read_text(encoding="utf-8") + "\n补充一句。\n", encoding="utf-8")
+        build_index(corpus, folder, jobs=1)
+    finally:
+        indexer.MIN_BATCH_BYTES, indexer.MAX_BATCH_BYTES = old
+    return folder
+
+
+def test_the_index_has_several_segments_and_deletions(two_segments: Path) -> None:
+    snap = store.Snapshot(str(two_segments))
+    try:
+        assert len(snap.segments) >= 3
+        assert any(v.deleted for v in snap.segments)
+    finally:
+        snap.close()
+
+
+def test_bulk_postings_agree_with_whoosh_matchers(two_segments: Path) -> None:
+    snap = store.Snapshot(str(two_segments))
+    ix = whoosh_index.open_dir(str(two_segments))
+    try:
+        with ix.searcher() as searcher:
+            reader = searcher.reader()
+            checked = 0
+            for field in ("text", "title", "text_sub", "text_join"):
+                for term in TERMS:
+                    positional = field in ("text", "title")
+                    mine = snap.postings(field, term, values=positional)
+                    if not reader.__contains__((field, term)):
+                        assert mine.docs == []
+                        continue
+                    m = reader.postings(field, term)
+                    ids, weights, positions = [], [], []
+                    while m.is_active():
+                        ids.append(m.id())
+                        weights.append(m.weight())
+                        if positional:
+                            positions.append(m.value_as("positions"))
+                        m.next()
+                    assert mine.docs == ids, (field, term)
+                    assert mine.weights == pytest.approx(weights), (field, term)
+                    if positional:
+                        assert [decode_positions(v) for v in mine.values or []] == positions
+                    checked += 1
+            assert checked >= 12
+    finally:
+        snap.close()
+        ix.close()
+
+
+def test_whoosh_searches_the_segments_newsearch_wrote(two_segments: Path) -> None:
+    from newsearch.analysis import Analyzer
+
+    ix = whoosh_index.open_dir(str(two_segments))
+    analyzer = Analyzer(ix.schema.settings().analysis)
+    with ix.searcher() as searcher:
+        doc = searcher.document(path=sorted(searcher.lexicon("path"))[0].decode())
+        words = [t.text for t in analyzer.tokens(doc["text"], subwords=False)]
+        pair = next(
+            (a, b) for a, b in zip(words, words[1:], strict=False) if len(a) > 1 and len(b) > 1
+        )
+        term_hits = searcher.search(Term("text", pair[0]), limit=None)
+        phrase_hits = searcher.search(Phrase("text", list(pair)), limit=None)
+        assert doc["path"] in {hit["path"] for hit in phrase_hits}
+        assert len(phrase_hits) <= len(term_hits)
+        for hit in phrase_hits:
+            assert pair[0] + pair[1] in analyzer.token_string(hit["text"])
+    ix.close()
+
+
+def test_merging_segments_changes_no_result(two_segments: Path, tmp_path: Path) -> None:
+    merged = tmp_path / "merged"
+    shutil.copytree(two_segments, merged)
+    report = build_index(two_segments.parent / "corpus", merged, optimize=True, jobs=1)
+    assert report.added == report.updated == report.removed == 0
+    queries = ["经济", "习近平 会见", '"一带一路"', "发展 -经济", "新冠", "业经", "2017年"]
+    with open_index(two_segments) as a, open_index(merged) as b:
+        assert b.info().segments == 1 < a.info().segments
+        assert a.paths() == b.paths()
+        for q in queries:
+            ra, rb = a.search(q, limit=20, facets=True), b.search(q, limit=20, facets=True)
+            assert ra.total == rb.total, q
+            assert [(h.path, h.score, h.snippet) for h in ra] == [
+                (h.path, h.score, h.snippet) for h in rb
+            ], q
+            assert ra.facets == rb.facets, q
