@@ -178,8 +178,8 @@ def start_newsearch(
 # --- what /proc says ------------------------------------------------------------------------------
 
 
-def group_members(pgid: int) -> list[tuple[int, str]]:
-    """(pid, state) of the processes in a process group; state "Z" is a zombie (dead)."""
+def _processes() -> list[tuple[int, list[str]]]:
+    """(pid, fields of /proc/pid/stat after the command name) of every process."""
     out = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -189,10 +189,13 @@ def group_members(pgid: int) -> list[tuple[int, str]]:
                 stat = fh.read()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid:
-            out.append((int(name), fields[0]))
+        out.append((int(name), stat[stat.rindex(")") + 2 :].split()))
     return out
+
+
+def group_members(pgid: int) -> list[tuple[int, str]]:
+    """(pid, state) of the processes in a process group; state "Z" is a zombie (dead)."""
+    return [(pid, fields[0]) for pid, fields in _processes() if int(fields[2]) == pgid]
 
 
 def live_members(pgid: int) -> list[int]:
@@ -200,19 +203,11 @@ def live_members(pgid: int) -> list[int]:
 
 
 def children_of(pid: int) -> list[int]:
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", encoding="utf-8", errors="replace") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
-            out.append(int(name))
-    return out
+    return [
+        child
+        for child, fields in _processes()
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X")
+    ]
 
 
 def lock_holders(index: Path) -> set[int]:

@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("NEWSEARCH_SHARED", ROOT.parent / "shared"))
 TARBALL = SHARED / "data" / "xwlb-posts.tar.gz"
+BENCH = str(Path(__file__).resolve().parent)
 
 #: Realistic queries: names, places, two-character words, four-character phrases, mixed
 #: letters and digits, multi-word keywords and a natural-language question.
@@ -156,38 +157,21 @@ def folder_size(path: Path) -> int:
 
 NAIVE_INDEX = textwrap.dedent(
     """
-    import json, os, sys, time, logging
-    import jieba
-    jieba.setLogLevel(logging.WARNING)
-    import frontmatter
-    from jieba.analyse import ChineseAnalyzer
+    import json, os, sys
+    sys.path.insert(0, sys.argv[3])
     from whoosh import index
-    from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
+    from usual_recipe import read, schema
 
     corpus, folder = sys.argv[1], sys.argv[2]
-    analyzer = ChineseAnalyzer()
-    schema = Schema(
-        path=ID(stored=True, unique=True),
-        title=TEXT(stored=True, analyzer=analyzer),
-        content=TEXT(stored=True, analyzer=analyzer),
-        categories=KEYWORD(stored=True, commas=True),
-        date=DATETIME(stored=True),
-    )
     os.makedirs(folder, exist_ok=True)
-    ix = index.create_in(folder, schema)
+    ix = index.create_in(folder, schema())
     writer = ix.writer()
     posts = text_bytes = 0
     for root, _, names in os.walk(corpus):
         for name in sorted(names):
-            post = frontmatter.load(os.path.join(root, name))
-            content = post.content
-            text_bytes += len(content.encode("utf-8"))
-            writer.add_document(
-                path=os.path.join(root, name),
-                title=str(post.get("title", "")),
-                content=content,
-                categories=str(post.get("categories", "")),
-            )
+            post = read(os.path.join(root, name))
+            text_bytes += len(post["content"].encode("utf-8"))
+            writer.add_document(path=os.path.join(root, name), **post)
             posts += 1
     writer.commit()
     print(json.dumps({"posts": posts, "text_bytes": text_bytes}))
@@ -264,8 +248,8 @@ NEWSEARCH_SEARCH = textwrap.dedent(
 # --- the run -----------------------------------------------------------------------------------
 
 
-def prepare(n: int, scratch: Path, source: Path) -> tuple[Path, int]:
-    corpus = scratch / f"corpus-{n}"
+def prepare(n: int, scratch: Path, source: Path, name: str = "corpus") -> tuple[Path, int]:
+    corpus = scratch / f"{name}-{n}"
     target = corpus / "xwlb"
     target.mkdir(parents=True)
     names = sorted(os.listdir(source))[:n]
@@ -288,7 +272,7 @@ def bench_n(n: int, jobs: int, scratch: Path, source: Path) -> dict[str, object]
     print(f"\n== N = {n} posts ({file_bytes / 1e6:.1f} MB of post files) ==", flush=True)
 
     naive_dir = scratch / f"naive-{n}"
-    wall, peak, out = run_measured([py, "-c", NAIVE_INDEX, str(corpus), str(naive_dir)])
+    wall, peak, out = run_measured([py, "-c", NAIVE_INDEX, str(corpus), str(naive_dir), BENCH])
     naive = {
         "wall": wall,
         "peak": peak.peak,
@@ -409,10 +393,10 @@ RECALL = textwrap.dedent(
 
 def recall(scratch: Path, source: Path, posts: int = 300, pieces: int = 300) -> None:
     """How many posts containing a random piece of text each engine finds with that piece."""
-    corpus, _ = prepare(posts, scratch, source)
+    corpus, _ = prepare(posts, scratch, source, name="recall")
     py = sys.executable
-    naive_dir, ns_dir = scratch / f"naive-{posts}", scratch / f"newsearch-{posts}"
-    run_measured([py, "-c", NAIVE_INDEX, str(corpus), str(naive_dir)])
+    naive_dir, ns_dir = scratch / f"recall-naive-{posts}", scratch / f"recall-newsearch-{posts}"
+    run_measured([py, "-c", NAIVE_INDEX, str(corpus), str(naive_dir), BENCH])
     run_measured([py, "-c", NEWSEARCH_INDEX, str(corpus), str(ns_dir), "1"])
     out = json.loads(
         run_measured([py, "-c", RECALL, str(corpus), str(naive_dir), str(ns_dir), str(pieces)])[2]

@@ -25,41 +25,31 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 SHARED = Path(os.environ.get("NEWSEARCH_SHARED", ROOT.parent / "shared"))
 
 
 def naive(files: list[Path], folder: Path) -> dict[str, float]:
-    import frontmatter
     import jieba
-    from jieba.analyse import ChineseAnalyzer
+    from usual_recipe import read, schema
     from whoosh import index
-    from whoosh.fields import DATETIME, ID, KEYWORD, TEXT, Schema
 
-    jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
-    analyzer = ChineseAnalyzer()
-    schema = Schema(
-        path=ID(stored=True, unique=True),
-        title=TEXT(stored=True, analyzer=analyzer),
-        content=TEXT(stored=True, analyzer=analyzer),
-        categories=KEYWORD(stored=True, commas=True),
-        date=DATETIME(stored=True),
-    )
-    ix = index.create_in(str(folder), schema)
+    recipe = schema()
+    analyzer = recipe["content"].analyzer
+    ix = index.create_in(str(folder), recipe)
     writer = ix.writer()
     t = {"reading": 0.0, "segmentation": 0.0, "whoosh writer": 0.0, "commit": 0.0}
     for f in files:
         a = time.perf_counter()
-        post = frontmatter.load(str(f))
-        title, content = str(post.get("title", "")), post.content
+        post = read(str(f))
+        title, content = post["title"], post["content"]
         b = time.perf_counter()
         for text in (title, content):
             for _ in analyzer(text):
                 pass
         c = time.perf_counter()
-        writer.add_document(
-            path=str(f), title=title, content=content, categories=str(post.get("categories", ""))
-        )
+        writer.add_document(path=str(f), **post)
         d = time.perf_counter()
         t["reading"] += b - a
         t["segmentation"] += c - b
