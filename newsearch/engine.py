@@ -18,7 +18,7 @@ from typing import Any
 from .analysis import Analyzer
 from .errors import PostNotFoundError, QueryError
 from .highlight import HighlightQuery, find_spans, make_snippet
-from .matching import K1, Matcher, bm25
+from .matching import K1, Matcher
 from .models import Hit, Post, SearchResults
 from .query import (
     CATEGORY,
@@ -413,7 +413,7 @@ class SearchIndex:
         """Rank of each document's path in sorting order: the final tie-breaker."""
 
         def make() -> list[int]:
-            paths = [(raw.partition(b"\0")[0], d) for d, raw in self._snap.state_column()]
+            paths = [(path, d) for d, path, _ in self._snap.states()]
             order = [0] * self._snap.doc_count_all
             for rank, (_, d) in enumerate(sorted(paths)):
                 order[d] = rank
@@ -500,19 +500,15 @@ class SearchIndex:
 
         def make() -> dict[str, str]:
             out: dict[str, str] = {}
-            for view in self._snap.segments:
-                for term in view.reader.lexicon(field):
-                    t = term.decode("utf-8") if isinstance(term, bytes) else term
-                    if t in out:
-                        continue
-                    docs = self._snap.postings(field, t).docs
-                    if not docs:
-                        continue
-                    out[t] = t
-                    for value in self._snap.stored(docs[0]).get(field) or []:
-                        if keyword_term(value, self._analyzer.normalize) == t:
-                            out[t] = value
-                            break
+            for t in self._snap.terms(field):
+                docs = self._snap.postings(field, t).docs
+                if not docs:
+                    continue
+                out[t] = t
+                for value in self._snap.stored(docs[0]).get(field) or []:
+                    if keyword_term(value, self._analyzer.normalize) == t:
+                        out[t] = value
+                        break
             return out
 
         return self._snap.memo(("names", field), make)
@@ -529,10 +525,7 @@ class SearchIndex:
 
     def paths(self) -> list[str]:
         with self._lock:
-            return sorted(
-                raw.partition(b"\0")[0].decode("utf-8", "surrogatepass")
-                for _, raw in self._snap.state_column()
-            )
+            return sorted(path for _, path, _ in self._snap.states())
 
     def similar(self, path: str, *, limit: int = 10, terms: int = 12) -> SearchResults:
         """Posts most like the post at ``path``: its key terms (tf-idf), ranked by BM25F."""
@@ -544,13 +537,10 @@ class SearchIndex:
             post = _post_from_stored(self._snap.stored(me))
             key = self._key_terms(post, terms)
             m = self._matcher
-            scores: dict[int, float] = {}
-            for w, weight in key:
-                h = m.word_hits(w)
-                idf = m.idf(h.df)
-                for d, tf in h.tf.items():
-                    if d != me:
-                        scores[d] = scores.get(d, 0.0) + weight * bm25(idf, tf)
+            found = [(m.word_hits(w), weight) for w, weight in key]
+            weights = [(h.tf, weight * m.idf(h.df) * (K1 + 1.0)) for h, weight in found]
+            others = set().union(*(h.tf.keys() for h, _ in found)) - {me}
+            scores = _scores(others, weights)
             top = heapq.nlargest(limit, scores.items(), key=lambda kv: (kv[1], -kv[0]))
             hq = HighlightQuery(frozenset(w for w, _ in key), ())
             hits = tuple(

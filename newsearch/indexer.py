@@ -411,11 +411,9 @@ def _indexed_state(folder: str, segments: list[Any]) -> dict[str, tuple[int, Fil
     out: dict[str, tuple[int, FileState]] = {}
     snap = store.Snapshot(folder)
     try:
-        for docnum, raw in snap.state_column():
-            path, _, rest = raw.partition(b"\0")
-            state = FileState.from_bytes(rest)
+        for docnum, path, state in snap.states():
             if state is not None:
-                out[path.decode("utf-8", "surrogatepass")] = (docnum, state)
+                out[path] = (docnum, state)
     finally:
         snap.close()
     return out

@@ -4,8 +4,8 @@ A literal piece of text is found from the precise words alone. jieba's precise m
 every Han run into words, so a piece that occurs in a post is either inside one indexed word, or
 the end of one word, then whole words, then the start of another, at consecutive positions. The
 index's own vocabulary answers "which words contain / end with / start with this", the postings
-give the positions. Long pieces are narrowed down by two short pieces and checked on the stored
-text. No character n-gram field is needed.
+give the positions. Very long pieces are narrowed down by three shorter pieces and checked on the
+stored text. No character n-gram field is needed.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .analysis import _ALNUM_CHAR as _ALNUM_CLASS
 from .analysis import BOUNDARY, Analyzer
@@ -21,7 +22,7 @@ from .schema import JOIN_FIELDS, SUB_FIELDS, decode_positions
 from .store import Snapshot
 
 #: Pieces up to this length are matched through the word lattice; longer ones are narrowed down
-#: by their first and last pieces of this length and checked against the stored text.
+#: by their first, middle and last pieces of half this length and checked on the stored text.
 LATTICE_MAX = 24
 #: BM25F parameters: saturation, and per field the weight and the length normalisation.
 K1 = 1.2
@@ -41,6 +42,17 @@ _ALNUM_CHAR = re.compile(f"{_ALNUM_CLASS}|\\.")
 #: An edge whose vocabulary has more terms than this is not read just to narrow candidates
 #: that other edges of the way already narrowed (its postings cost more than checking them).
 _BIG_EDGE = 64
+
+
+def _remember(cache: dict[Any, Any], key: tuple[Any, ...], limit: int, make: Any) -> Any:
+    """``make(*key)``, kept in ``cache``; the cache starts afresh when it holds ``limit`` values."""
+    hit = cache.get(key)
+    if hit is None:
+        hit = make(*key)
+        if len(cache) >= limit:
+            cache.clear()
+        cache[key] = hit
+    return hit
 
 
 def _all_han(text: str) -> bool:
@@ -190,7 +202,7 @@ class Matcher:
         self.snap = snapshot
         self.analyzer = analyzer
         self._literal_cache: dict[tuple[str, str], Literal] = {}
-        self._word_cache: dict[str, WordHits] = {}
+        self._word_cache: dict[tuple[str], WordHits] = {}
         self._token_strings: dict[tuple[int, str], str] = {}
 
     # --- vocabulary and postings ----------------------------------------------------------------
@@ -222,14 +234,7 @@ class Matcher:
         """
         if not piece:
             return _NO_LITERAL
-        key = (field, piece)
-        hit = self._literal_cache.get(key)
-        if hit is None:
-            hit = self._literal(field, piece)
-            if len(self._literal_cache) > 512:
-                self._literal_cache.clear()
-            self._literal_cache[key] = hit
-        return hit
+        return _remember(self._literal_cache, (field, piece), 512, self._literal)
 
     def literal_docs(self, field: str, piece: str) -> frozenset[int]:
         """Exactly the posts whose ``field`` contains ``piece``."""
@@ -390,7 +395,7 @@ class Matcher:
     def _values(self, field: str, term: str, docs: set[int]) -> Iterable[tuple[int, bytes]]:
         """(post, positions) of ``term`` for the posts in ``docs``."""
         cached = self.snap.cached_postings(field, term, values=True)
-        if cached is None and len(docs) * 16 < self.snap.postings(field, term).__len__():
+        if cached is None and len(docs) * 16 < len(self.snap.postings(field, term)):
             return self.snap.values_for(field, term, docs).items()
         post = cached or self.snap.postings(field, term, values=True)
         return ((d, v) for d, v in zip(post.docs, post.values or (), strict=False) if d in docs)
@@ -412,26 +417,18 @@ class Matcher:
 
     def token_string(self, doc: int, field: str) -> str:
         """The stored field as the index sees it: normalised, separators dropped."""
-        key = (doc, field)
-        got = self._token_strings.get(key)
-        if got is None:
-            got = self.piece(self.snap.stored(doc).get(field) or "")
-            if len(self._token_strings) > 256:
-                self._token_strings.clear()
-            self._token_strings[key] = got
-        return got
+        return _remember(
+            self._token_strings,
+            (doc, field),
+            256,
+            lambda d, f: self.piece(self.snap.stored(d).get(f) or ""),
+        )
 
     # --- words ----------------------------------------------------------------------------------
 
     def word_hits(self, word: str) -> WordHits:
         """Term frequencies of one word over title, text and their sub-words (BM25F tf~)."""
-        hit = self._word_cache.get(word)
-        if hit is None:
-            hit = self._word_hits(word)
-            if len(self._word_cache) > 256:
-                self._word_cache.clear()
-            self._word_cache[word] = hit
-        return hit
+        return _remember(self._word_cache, (word,), 256, self._word_hits)
 
     def _word_hits(self, word: str) -> WordHits:
         snap = self.snap
@@ -467,7 +464,3 @@ class Matcher:
         from .schema import keyword_term
 
         return set(self.snap.postings(field, keyword_term(value, self.analyzer.normalize)).docs)
-
-
-def bm25(idf: float, tf: float) -> float:
-    return idf * tf * (K1 + 1.0) / (tf + K1)

@@ -191,6 +191,16 @@ class FileState:
             return None
 
 
+def encode_state(path: str, state: FileState) -> bytes:
+    """A document's ``state`` column value: its path, then its file state."""
+    return path.encode("utf-8", "surrogatepass") + b"\0" + state.to_bytes()
+
+
+def decode_state(raw: bytes) -> tuple[str, FileState | None]:
+    path, _, rest = raw.partition(b"\0")
+    return path.decode("utf-8", "surrogatepass"), FileState.from_bytes(rest)
+
+
 def content_hash(data: bytes) -> str:
     return hashlib.sha1(data, usedforsecurity=False).hexdigest()
 
@@ -241,7 +251,7 @@ def make_document(post: Post, analyzer: Analyzer, state: FileState, timezone: st
         keywords=keywords,
         date_ts=date_ts,
         month=month,
-        state=post.path.encode("utf-8", "surrogatepass") + b"\0" + state.to_bytes(),
+        state=encode_state(post.path, state),
         text_bytes=len(post.text.encode("utf-8")) + len(post.title.encode("utf-8")),
     )
 

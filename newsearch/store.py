@@ -59,8 +59,10 @@ from .schema import (
     SUB_FIELDS,
     WORD_FIELDS,
     Document,
+    FileState,
     IndexSettings,
     NewsearchSchema,
+    decode_state,
 )
 
 INDEX_NAME = "MAIN"
@@ -105,20 +107,6 @@ def write_marker(folder: str) -> None:
         json.dump({"format": "newsearch", "schema_version": SCHEMA_VERSION}, fh)
         fh.write("\n")
     os.replace(tmp, path)
-
-
-def remove_index_files(folder: str) -> None:
-    """Delete the files of a newsearch index (only called on a folder that has the marker)."""
-    for name in os.listdir(folder):
-        if name.startswith("."):
-            continue
-        path = os.path.join(folder, name)
-        if name.startswith(f"_{INDEX_NAME}_") or name.startswith(f"{INDEX_NAME}"):
-            if os.path.isdir(path):
-                _rmtree(path)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(path)
 
 
 def _rmtree(path: str) -> None:
@@ -1095,13 +1083,21 @@ class Snapshot:
         with self._lock:
             return dict(view.reader.stored_fields(local))
 
-    def state_column(self) -> Iterator[tuple[int, bytes]]:
-        """(docnum, state bytes) of every live document."""
+    def states(self) -> Iterator[tuple[int, str, FileState | None]]:
+        """(docnum, path, file state) of every live document."""
         for v in self.segments:
             reader = v.reader.column_reader("state", translate=False)
             for local in range(v.count):
                 if local not in v.deleted:
-                    yield v.offset + local, reader[local]
+                    yield (v.offset + local, *decode_state(reader[local]))
+
+    def terms(self, fieldname: str) -> list[str]:
+        """The distinct terms of a field over all segments (for small fields: keywords)."""
+        out: dict[str, None] = {}
+        for v in self.segments:
+            for term in v.reader.lexicon(fieldname):
+                out.setdefault(term.decode("utf-8", "surrogatepass"), None)
+        return list(out)
 
     def close(self) -> None:
         for v in self.segments:
