@@ -449,11 +449,6 @@ class Analyzer:
             seen.setdefault(tok.text, None)
         return list(seen)
 
-    def unit_spans(self, norm: str) -> Iterator[tuple[str, int, bool]]:
-        """(unit, start, is letters-and-digits) of every unit of an already normalised text."""
-        for m in _UNIT_RE.finditer(norm):
-            yield m.group(), m.start(), m.lastindex == 3
-
     def token_string(self, text: str) -> str:
         """``text`` as literal matching sees it: normalised, separators dropped, and a BOUNDARY
         between two letter-or-digit tokens (so ``5 G`` does not read as ``5g``)."""
@@ -474,3 +469,35 @@ def _subwords(word: str, is_word: Callable[[str], bool]) -> Iterator[tuple[int, 
             gram = word[i : i + 3]
             if is_word(gram):
                 yield i, gram
+
+
+#: A separator run as it appears in normalised text, where a NUL counts as a space (see
+#: ``token_string``, which turns NULs into spaces before it drops separators).
+_TEXT_SEPARATOR = rf"(?:[^\w{_OTHER_IDEOGRAPHS}.]|_|(?<![0-9])\.|\.(?![0-9]))+"
+_ALNUM_ONE_RE = re.compile(_ALNUM_CHAR)
+
+
+@lru_cache(maxsize=256)
+def literal_pattern(piece: str) -> re.Pattern[str]:
+    """A pattern that finds ``piece`` (a token string) in *normalised* text, where its token
+    string would find it: separators may stand between its characters, except between two
+    letters or digits (they make one token there) and around a ``.`` between digits; a BOUNDARY
+    of the piece stands for a separator the text must have."""
+    parts: list[str] = []
+    prev = ""
+    for ch in piece:
+        if ch == BOUNDARY:
+            parts.append(_TEXT_SEPARATOR)
+            prev = ""
+            continue
+        if prev:
+            sticky = (
+                ch == "."
+                or prev == "."
+                or (_ALNUM_ONE_RE.match(prev) is not None and _ALNUM_ONE_RE.match(ch) is not None)
+            )
+            if not sticky:
+                parts.append(f"(?:{_TEXT_SEPARATOR})?")
+        parts.append(re.escape(ch))
+        prev = ch
+    return re.compile("".join(parts))

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .analysis import BOUNDARY, Analyzer
+from .analysis import Analyzer, literal_pattern
 
 SNIPPET_MIN = 100
 SNIPPET_MAX = 160
@@ -23,8 +23,11 @@ ELLIPSIS = "…"
 _SENTENCE_END = re.compile(r"[。！？；…!?;]+[”’」』)）]*|\.(?=\s)|\n+")
 #: Places inside a long sentence where a cut reads well.
 _SOFT_BREAK = re.compile(r"[，、：,:\s]")
-#: Units of text as the index sees them (same as analysis): used to find literal pieces.
 _SPACES = re.compile(r"\s+")
+#: Where a window that must lose text at its start may begin: after a break or a sentence end.
+_CUT = re.compile(r"[，、：,:。！？；…!?;\s]")
+#: Occurrences of each query item looked at to choose a window.
+_ROUGH_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -51,39 +54,29 @@ def find_spans(
             if tok.text in hq.words:
                 spans.append((base + tok.start, base + tok.end))
     for piece in hq.pieces:
-        spans.extend((base + s, base + e) for s, e in literal_spans(norm, piece, analyzer))
+        spans.extend((base + s, base + e) for s, e in literal_spans(norm, piece))
     return merge_spans(spans)
 
 
-def literal_spans(norm: str, piece: str, analyzer: Analyzer) -> list[tuple[int, int]]:
-    """Where ``piece`` occurs in normalised text, separators between its characters ignored."""
+def literal_spans(norm: str, piece: str) -> list[tuple[int, int]]:
+    """Where ``piece`` (a token string) occurs in normalised text, wherever literal matching
+    finds it: separators between its characters are ignored (``经济社会`` in ``经济、社会``)."""
+    return list(_literal_matches(norm, piece))
+
+
+def _literal_matches(norm: str, piece: str) -> Iterator[tuple[int, int]]:
+    """Every occurrence of ``piece`` in ``norm``, overlapping ones included, in order.
+
+    One scan of the text, like ``str.find`` (a regular expression with the piece's first
+    character as a literal prefix): a post of megabytes costs about what a plain search did.
+    """
     if not piece:
-        return []
-    out: list[tuple[int, int]] = []
-    i = norm.find(piece)
-    while i != -1:
-        out.append((i, i + len(piece)))
-        i = norm.find(piece, i + 1)
-    if out or len(norm) > 400_000:
-        return out
-    # Slow path: the piece spans punctuation or spaces in the text ("经济，社会"). Build the
-    # text's token string (see Analyzer.token_string) with each character's offset.
-    chars: list[str] = []
-    offsets: list[int] = []
-    prev_alnum_end = -1
-    for text, start, alnum in analyzer.unit_spans(norm):
-        if alnum and prev_alnum_end >= 0:
-            chars.append(BOUNDARY)
-            offsets.append(prev_alnum_end)
-        chars.append(text)
-        offsets.extend(range(start, start + len(text)))
-        prev_alnum_end = start + len(text) if alnum else -1
-    flat = "".join(chars)
-    i = flat.find(piece)
-    while i != -1:
-        out.append((offsets[i], offsets[i + len(piece) - 1] + 1))
-        i = flat.find(piece, i + 1)
-    return out
+        return
+    pattern = literal_pattern(piece)
+    m = pattern.search(norm)
+    while m is not None:
+        yield m.span()
+        m = pattern.search(norm, m.start() + 1)
 
 
 def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -128,7 +121,7 @@ def make_snippet(
     if not text:
         return Snippet("", ())
     norm = analyzer.normalize(text)
-    hits = _rough_hits(norm, hq)
+    hits, occurrences = _rough_hits(norm, hq)
     # Only the neighbourhood of the best spot is split into sentences: a post may be megabytes.
     focus = _focus(hits, max_len)
     lo = max(0, focus - 2 * max_len)
@@ -172,6 +165,7 @@ def make_snippet(
                 grown = True
             if not grown:
                 break
+    start, end = _keep_whole(text, sents, occurrences, start, end, max_len)
     window = text[start:end]
     spans = find_spans(window, norm[start:end], analyzer, hq)
     prefix = ELLIPSIS if start > 0 and not _starts_sentence(text, start) else ""
@@ -256,18 +250,69 @@ def _focus(hits: list[tuple[str, float, list[int]]], max_len: int) -> int:
     return best
 
 
-def _rough_hits(norm: str, hq: HighlightQuery) -> list[tuple[str, float, list[int]]]:
-    """Where each query item occurs (plain substring search; good enough to choose a window)."""
+def _rough_hits(
+    norm: str, hq: HighlightQuery
+) -> tuple[list[tuple[str, float, list[int]]], list[list[tuple[int, int]]]]:
+    """Where each query item occurs (enough of them to choose a window), and the spans of each
+    literal piece's occurrences."""
     out: list[tuple[str, float, list[int]]] = []
+    occurrences: list[list[tuple[int, int]]] = []
     for piece in hq.pieces:
-        ps = _positions(norm, piece, 200)
-        if ps:
-            out.append((piece, 3.0, ps))
+        spans = _piece_spans(norm, piece, _ROUGH_LIMIT)
+        if spans:
+            out.append((piece, 3.0, [s for s, _ in spans]))
+            occurrences.append(spans)
     for w in hq.words:
-        ps = _positions(norm, w, 200)
+        ps = _positions(norm, w, _ROUGH_LIMIT)
         if ps:
             out.append((w, 1.0, ps))
-    return out
+    return out, occurrences
+
+
+def _piece_spans(norm: str, piece: str, limit: int) -> list[tuple[int, int]]:
+    """The first ``limit`` occurrences of a literal piece as typed, or, when it never occurs as
+    typed, across separators (``经济、社会`` for ``经济社会``): as typed reads best."""
+    typed: list[tuple[int, int]] = []
+    across: list[tuple[int, int]] = []
+    n = len(piece)
+    for s, e in _literal_matches(norm, piece):
+        if e - s == n and norm.startswith(piece, s):
+            typed.append((s, e))
+            if len(typed) >= limit:
+                break
+        elif len(across) < limit:
+            across.append((s, e))
+    return typed or across
+
+
+def _keep_whole(
+    text: str,
+    sents: list[tuple[int, int]],
+    occurrences: list[list[tuple[int, int]]],
+    start: int,
+    end: int,
+    max_len: int,
+) -> tuple[int, int]:
+    """The window widened so that it holds one whole occurrence of each literal piece that
+    starts in it: a piece across punctuation may run past the sentence end or the comma where
+    the window was cut. The window then ends with the sentence of that occurrence if it fits,
+    and loses text at its start if it must."""
+    for spans in occurrences:
+        if any(start <= s and e <= end for s, e in spans):
+            continue
+        cut = next(((s, e) for s, e in spans if start <= s < end), None)
+        if cut is None:
+            continue
+        s, e = cut
+        end = next((se for ss, se in sents if ss < e <= se and se - start <= max_len), e)
+        if end - start > max_len:
+            start = min(s, end - max_len)
+            m = _CUT.search(text, start, s)
+            if m is not None:
+                start = m.end()
+            while start < s and text[start].isspace():
+                start += 1
+    return start, end
 
 
 def _positions(norm: str, needle: str, limit: int) -> list[int]:

@@ -1,4 +1,5 @@
-"""Shared test fixtures: where the real data lives, and one unpacked copy of the 新闻联播 posts."""
+"""Shared test fixtures: where the real data lives, an index of the bundled corpus, and one
+unpacked copy of the 新闻联播 posts."""
 
 from __future__ import annotations
 
@@ -10,23 +11,47 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Read-only real data beside the clone (``../shared``); NEWSEARCH_SHARED overrides it.
-SHARED = Path(os.environ.get("NEWSEARCH_SHARED", ROOT.parent / "shared")).resolve()
+SHARED = Path(os.environ.get("NEWSEARCH_SHARED") or ROOT.parent / "shared").resolve()
 FINEWS = SHARED / "corpus" / "finews"
 XWLB_TAR = SHARED / "data" / "xwlb-posts.tar.gz"
 BUNDLED_CORPUS = ROOT / "corpus"
 
 
+def shared_data(path: Path) -> Path:
+    """``path`` under the real data folder, or the test fails with one line that says where it
+    looked and how to point newsearch's tests at the data."""
+    if not path.exists():
+        pytest.fail(
+            f"real data not found: {path} does not exist; put the shared data in {SHARED} "
+            "or set NEWSEARCH_SHARED to the folder that holds corpus/ and data/",
+            pytrace=False,
+        )
+    return path
+
+
 @pytest.fixture(scope="session")
 def finews_dir() -> Path:
-    assert FINEWS.is_dir(), f"real posts expected at {FINEWS}"
-    return FINEWS
+    """The 141 real posts of a financial news site (``../shared/corpus/finews``)."""
+    return shared_data(FINEWS)
 
 
 @pytest.fixture(scope="session")
 def xwlb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """All 36,066 新闻联播 posts, unpacked once per session (about 1 s)."""
-    assert XWLB_TAR.is_file(), f"real posts expected at {XWLB_TAR}"
+    tar_path = shared_data(XWLB_TAR)
     out = tmp_path_factory.mktemp("xwlb")
-    with tarfile.open(XWLB_TAR) as tar:
+    with tarfile.open(tar_path) as tar:
         tar.extractall(out, filter="data")
     return out / "xwlb"
+
+
+@pytest.fixture(scope="session")
+def bundled_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index of the bundled sample corpus (``corpus/``: 620 real posts), built once."""
+    from helpers import build
+
+    index = tmp_path_factory.mktemp("bundled") / "index"
+    report = build(BUNDLED_CORPUS, index)
+    assert report.total == 620
+    assert report.problems == ()
+    return index

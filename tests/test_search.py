@@ -786,16 +786,6 @@ def test_a_closed_index_can_be_reopened(news_index: Path) -> None:
 # The bundled corpus
 
 
-@pytest.fixture(scope="module")
-def bundled_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = Path(__file__).resolve().parents[1] / "corpus"
-    index = tmp_path_factory.mktemp("bundled") / "index"
-    report = build(root, index)
-    assert report.total == 620
-    assert report.problems == ()
-    return index
-
-
 def test_bundled_corpus_industrial_economy(bundled_index: Path) -> None:
     with open_index(bundled_index) as ix:
         res = ix.search("工业经济")
