@@ -190,14 +190,21 @@ def cells(text: str) -> int:
     return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+def _no_color() -> bool:
+    """NO_COLOR set to anything but the empty string: no styling at all (no-color.org)."""
+    return os.environ.get("NO_COLOR", "") != ""
+
+
 def _force_color() -> bool:
-    return bool(os.environ.get("FORCE_COLOR")) and not os.environ.get("NO_COLOR")
+    """FORCE_COLOR set to anything but the empty string, and no NO_COLOR (force-color.org)."""
+    return os.environ.get("FORCE_COLOR", "") != "" and not _no_color()
 
 
 def writer(err: bool = False) -> Writer:
     """rich on a terminal (or with FORCE_COLOR), plain text otherwise.
 
-    rich itself honours NO_COLOR (no colours, only bold and underline) and TERM=dumb.
+    With NO_COLOR a terminal keeps rich's layout (wrapped to its width) without any style:
+    rich's own NO_COLOR removes colours only and keeps bold and dim.
     """
     stream = sys.stderr if err else sys.stdout
     if _force_color() or _isatty(stream):
@@ -213,11 +220,14 @@ def _isatty(stream: Any) -> bool:
 
 
 def _console(stream: Any) -> Console:
+    """A rich console on a terminal or with FORCE_COLOR; the decision is ours, not rich's (it
+    would read FORCE_COLOR= as "not a terminal" and NO_COLOR as "bold is fine")."""
     from rich.console import Console
 
     return Console(
         file=stream,
-        force_terminal=True if _force_color() else None,
+        force_terminal=True,
+        color_system=None if _no_color() else "auto",
         highlight=False,
         markup=False,
         emoji=False,

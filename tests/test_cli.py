@@ -517,6 +517,78 @@ def test_no_color_wins_over_force_color(built: tuple[Path, Path]) -> None:
     assert "\x1b" not in result.stdout and "1. 工信部" in result.stdout
 
 
+NEWSEARCH = [str(Path(sys.executable).with_name("newsearch"))]
+
+
+def on_a_terminal(*args: object, env: dict[str, str], cwd: Path | None = None) -> str:
+    """``newsearch ARGS`` with stdin, stdout and stderr on a pseudo-terminal: what it prints."""
+    import pty
+
+    clean = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    clean.update({"COLUMNS": "200", "TERM": "xterm-256color", "PYTHONUTF8": "1", **env})
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [*NEWSEARCH, *map(str, args)],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=clean,
+        cwd=cwd,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.wait(timeout=120) == 0
+    return b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+
+
+#: Any SGR sequence: colour, bold (ESC[1m), dim (ESC[2m), underline, reset.
+SGR = re.compile(r"\x1b\[[0-9;:]*m")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("env", "styled"),
+    [
+        ({}, True),
+        ({"NO_COLOR": ""}, True),  # set but empty: as if unset
+        ({"FORCE_COLOR": ""}, True),  # set but empty: a terminal is still a terminal
+        ({"NO_COLOR": "1"}, False),
+        ({"NO_COLOR": "0"}, False),  # any non-empty value
+        ({"NO_COLOR": "yes", "FORCE_COLOR": "1"}, False),  # NO_COLOR wins
+        ({"FORCE_COLOR": "1"}, True),
+    ],
+)
+def test_colour_at_a_real_terminal(
+    built: tuple[Path, Path], env: dict[str, str], styled: bool
+) -> None:
+    _, index = built
+    out = on_a_terminal("search", "工业经济", "--index", index, env=env)
+    assert bool(SGR.search(out)) == styled, (env, out[:300])
+    # Titles are bold and dates dim: the styles rich keeps under its own reading of NO_COLOR.
+    assert ("\x1b[1m" in out) == styled and ("\x1b[2m" in out) == styled
+    assert "工信部召开提振工业经济电视电话会议" in SGR.sub("", out)
+
+
+@pytest.mark.integration
+def test_no_color_index_at_a_real_terminal_has_no_style(tmp_path: Path) -> None:
+    """The summary and the progress bar of a build: no bold, no dim, no colour."""
+    corpus = write_corpus(tmp_path / "corpus")
+    out = on_a_terminal("index", corpus, "--index", tmp_path / "index", env={"NO_COLOR": "1"})
+    assert "added" in out and f"{N_POSTS}" in out
+    assert not SGR.search(out), out
+    again = on_a_terminal("index", corpus, "--index", tmp_path / "index", env={})
+    assert "up to date" in again
+
+
 # --- show, info, similar -------------------------------------------------------------------------
 
 
