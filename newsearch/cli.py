@@ -265,10 +265,10 @@ def _debug(ctx: click.Context) -> bool:
 
 def translate_error(exc: Exception, ctx: click.Context) -> click.ClickException:
     """The exception a user sees for ``exc``, raised from a command."""
-    from .errors import NewsearchError, QueryError
+    from .errors import InvalidArgumentError, NewsearchError
 
-    if isinstance(exc, QueryError):
-        # A bad --since, --sort or --page is a usage error, like any other bad option.
+    if isinstance(exc, InvalidArgumentError):
+        # A bad --since, --sort, --page or --timezone is a usage error, like any other bad option.
         return click.UsageError(str(exc), ctx)
     if isinstance(exc, NewsearchError):
         return Failure(str(exc), exc.exit_code)

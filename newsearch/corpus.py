@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import timezone as _fixed_zone
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -56,7 +56,8 @@ from markdown_it import MarkdownIt
 from markdown_it.common.html_blocks import block_names as _MD_BLOCK_NAMES
 from selectolax.lexbor import LexborHTMLParser
 
-from newsearch.errors import CorpusError
+from newsearch import arguments
+from newsearch.errors import CorpusError, InvalidArgumentError, PostError
 from newsearch.models import Post, Problem, ReadResult
 
 try:
@@ -89,14 +90,6 @@ MARKDOWN_LIMIT = 64 * 1024
 FRONT_MATTER_LIMIT = 64 * 1024
 #: Derived titles (from the text) are cut to this many characters.
 TITLE_LENGTH = 60
-
-
-class PostError(Exception):
-    """A file that cannot be read as a post; ``reason`` is one line meant for the user."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,13 +220,17 @@ def _link_reason(exc: OSError) -> str:
 # Reading
 
 
-def read_post(root: str | os.PathLike[str], path: str, *, timezone: str = DEFAULT_TIMEZONE) -> Post:
+def read_post(
+    root: str | os.PathLike[str], path: str | PurePath, *, timezone: str = DEFAULT_TIMEZONE
+) -> Post:
     """Read one post (``path`` relative to ``root``, POSIX form); PostError if it is bad."""
+    top = arguments.folder(root, "root")
+    path = arguments.post_path(path)
     parts = path.split("/")
-    if os.path.isabs(path) or ".." in parts:
-        raise ValueError(f"post path must be relative to the corpus root: {path!r}")
-    _zone(timezone)  # a bad zone is the caller's error, not the file's
-    data = read_bytes(os.path.join(os.fspath(root), *parts))
+    if not path or "\0" in path or os.path.isabs(path) or ".." in parts:
+        raise InvalidArgumentError(f"post path must be relative to the corpus root: {path!r}")
+    arguments.timezone(timezone)  # a bad zone is the caller's error, not the file's
+    data = read_bytes(os.path.join(top, *parts))
     return parse_post(data, path, timezone=timezone)
 
 
@@ -244,7 +241,12 @@ def read_bytes(abspath: str) -> bytes:
         fd = os.open(abspath, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise PostError(f"cannot read file: {_os_reason(exc)}") from exc
-    with open(fd, "rb") as fh:
+    try:
+        fh = open(fd, "rb")
+    except IsADirectoryError as exc:  # a folder opens read-only; the file object refuses it
+        os.close(fd)
+        raise PostError("not a regular file") from exc
+    with fh:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise PostError("not a regular file")
@@ -265,8 +267,13 @@ def read_corpus(
     timezone: str = DEFAULT_TIMEZONE,
     exclude: Iterable[str | os.PathLike[str]] = (),
 ) -> ReadResult:
-    """Read every post under ``root``; a file that cannot be read is a Problem, not an exception."""
-    _zone(timezone)
+    """Read every post under ``root``; a file that cannot be read is a Problem, not an exception.
+
+    ``exclude`` is one path or several (folders or files to leave out).
+    """
+    root = arguments.folder(root, "root")
+    arguments.timezone(timezone)
+    exclude = arguments.paths(exclude, "exclude")
     files, problems = discover(root, exclude=exclude)
     posts: list[Post] = []
     for file in files:
@@ -318,7 +325,9 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone: {name!r}") from exc
+        raise InvalidArgumentError(
+            f"unknown time zone: {name!r} (use an IANA name such as Asia/Shanghai)"
+        ) from exc
 
 
 # --------------------------------------------------------------------------------------------------

@@ -6,8 +6,10 @@ highlighted results as plain dataclasses, and never lets a Whoosh object out.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
+import stat
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -15,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from . import arguments
 from .analysis import Analyzer
-from .errors import PostNotFoundError, QueryError
+from .errors import IndexClosedError, IndexNotFoundError, PostNotFoundError, QueryError
 from .highlight import HighlightQuery, find_spans, make_snippet
 from .matching import K1, Matcher
 from .models import Hit, Post, SearchResults
@@ -97,8 +100,9 @@ class SearchIndex:
     """
 
     def __init__(self, index_dir: str | os.PathLike[str] = "index"):
-        self.path = os.path.abspath(os.fspath(index_dir))
+        self.path = os.path.abspath(arguments.folder(index_dir, "index_dir"))
         self._lock = threading.RLock()
+        self._closed = False
         self._open()
 
     def _open(self) -> None:
@@ -111,18 +115,31 @@ class SearchIndex:
     # --- lifecycle ------------------------------------------------------------------------------
 
     def __enter__(self) -> SearchIndex:
+        self._check_open()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
+        """Release the index's files; closing twice is fine, using it afterwards is not."""
         with self._lock:
-            self._snap.close()
+            if not self._closed:
+                self._closed = True
+                self._snap.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise IndexClosedError(f"the index {self.path} was closed; open it again to use it")
 
     def refresh(self) -> bool:
         """Move to the newest commit; True if there was a newer one."""
         with self._lock:
+            self._check_open()
             from .store import read_toc
 
             if read_toc(self.path).generation == self._snap.generation:
@@ -133,6 +150,7 @@ class SearchIndex:
             return True
 
     def __len__(self) -> int:
+        self._check_open()
         return self._snap.doc_count
 
     # --- search ---------------------------------------------------------------------------------
@@ -150,27 +168,27 @@ class SearchIndex:
         sort: str = "relevance",
         facets: bool = False,
     ) -> SearchResults:
-        """Ranked posts for ``query``; ``limit=None`` returns every match on one page."""
+        """Ranked posts for ``query``; ``limit=None`` returns every match on one page.
+
+        ``categories`` and ``tags`` are one value or several (a post matches with any of them).
+        """
+        query = arguments.text(query, "query")
         check_sort(sort)
-        if limit is not None and limit < 1:
-            raise QueryError("limit must be at least 1")
-        if page < 1:
-            raise QueryError("page must be at least 1")
-        start = parse_date_bound(since, self.timezone, end=False)
-        stop = parse_date_bound(until, self.timezone, end=True)
+        limit = arguments.count(limit, "limit", optional=True, error=QueryError)
+        page = arguments.count(page, "page", error=QueryError) or 1
+        if limit is None and page != 1:
+            raise QueryError("page must be 1 when limit is None (every match is on one page)")
+        cats = arguments.values(categories, "categories")
+        tag_values = arguments.values(tags, "tags")
+        facets = arguments.flag(facets, "facets")
+        start = parse_date_bound(arguments.date_bound(since, "since"), self.timezone, end=False)
+        stop = parse_date_bound(arguments.date_bound(until, "until"), self.timezone, end=True)
         if start and stop and start > stop:
             raise QueryError("--since is after --until")
         with self._lock:
+            self._check_open()
             return self._search(
-                str(query),
-                limit,
-                page,
-                list(categories or ()),
-                list(tags or ()),
-                start,
-                stop,
-                sort,
-                facets,
+                query, limit, page, list(cats), list(tag_values), start, stop, sort, facets
             )
 
     def _search(
@@ -517,7 +535,9 @@ class SearchIndex:
 
     def get(self, path: str) -> Post:
         """The post with this path (as the index stores it)."""
+        path = arguments.post_path(path)
         with self._lock:
+            self._check_open()
             docs = self._snap.postings("path", path).docs
             if not docs:
                 raise PostNotFoundError(f"no post with path {path!r} in the index")
@@ -525,11 +545,16 @@ class SearchIndex:
 
     def paths(self) -> list[str]:
         with self._lock:
+            self._check_open()
             return sorted(path for _, path, _ in self._snap.states())
 
     def similar(self, path: str, *, limit: int = 10, terms: int = 12) -> SearchResults:
         """Posts most like the post at ``path``: its key terms (tf-idf), ranked by BM25F."""
+        path = arguments.post_path(path)
+        limit = arguments.count(limit, "limit", error=QueryError) or 1
+        terms = arguments.count(terms, "terms", error=QueryError) or 1
         with self._lock:
+            self._check_open()
             docs = self._snap.postings("path", path).docs
             if not docs:
                 raise PostNotFoundError(f"no post with path {path!r} in the index")
@@ -574,6 +599,7 @@ class SearchIndex:
 
     def info(self) -> IndexInfo:
         with self._lock:
+            self._check_open()
             snap = self._snap
             ts = snap.numeric_column("date_ts")
             live = list(snap.live_docs())
@@ -588,11 +614,7 @@ class SearchIndex:
                 name: len(snap.postings("tags", term).docs)
                 for term, name in self._keyword_names("tags").items()
             }
-            size = 0
-            for name in os.listdir(self.path):
-                p = os.path.join(self.path, name)
-                if os.path.isfile(p):
-                    size += os.path.getsize(p)
+            size = self._size_on_disk()
             return IndexInfo(
                 path=self.path,
                 posts=snap.doc_count,
@@ -606,6 +628,23 @@ class SearchIndex:
                 analysis=snap.settings.analysis.describe(),
                 generation=snap.generation,
             )
+
+    def _size_on_disk(self) -> int:
+        """Bytes of the files in the index folder (a file a build removes meanwhile counts 0)."""
+        try:
+            names = os.listdir(self.path)
+        except OSError as exc:
+            raise IndexNotFoundError(
+                f"the index folder {self.path} cannot be read any more ({exc.strerror}); "
+                "it was moved or deleted after it was opened"
+            ) from exc
+        size = 0
+        for name in names:
+            with contextlib.suppress(OSError):
+                st = os.stat(os.path.join(self.path, name))
+                if stat.S_ISREG(st.st_mode):
+                    size += st.st_size
+        return size
 
 
 def _bounded(parsed: ParsedQuery) -> ParsedQuery:

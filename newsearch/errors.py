@@ -1,7 +1,8 @@
 """The one error tree of newsearch.
 
 Every failure a user can cause (a missing index, a locked index, a bad date option, an index built
-with other analysis settings) is a NewsearchError subclass; the CLI maps them to one line on stderr.
+with other analysis settings, a bad argument to a library call) is a NewsearchError subclass; the
+CLI maps them to one line on stderr.
 """
 
 from __future__ import annotations
@@ -12,6 +13,16 @@ class NewsearchError(Exception):
 
     #: Exit code the command line uses for this error.
     exit_code = 1
+
+
+class InvalidArgumentError(NewsearchError, ValueError):
+    """A library call got an argument it cannot use: a limit below 1, an unknown time zone, a
+    post path outside the corpus. The message names the argument."""
+
+
+class ArgumentTypeError(InvalidArgumentError, TypeError):
+    """A library call got an argument of the wrong type (None or a number for a query, bytes
+    for a path)."""
 
 
 class CorpusError(NewsearchError):
@@ -40,9 +51,24 @@ class BuildError(NewsearchError):
     """An index build failed as a whole (a worker died); the last commit is left as it was."""
 
 
-class QueryError(NewsearchError):
+class QueryError(InvalidArgumentError):
     """A search option is invalid (a bad date, an unknown sort order, a bad page)."""
 
 
 class PostNotFoundError(NewsearchError):
     """No post with the given path is in the index."""
+
+
+class IndexClosedError(NewsearchError):
+    """The SearchIndex was closed; open the index again to use it."""
+
+
+class PostError(NewsearchError):
+    """A file that cannot be read as a post; ``reason`` is one line meant for the user.
+
+    Reading a corpus reports such files as problems; only ``read_post`` raises it.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

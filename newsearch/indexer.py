@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import corpus, store
+from . import arguments, corpus, store
 from .analysis import Analyzer, current_settings, read_user_dict
 from .errors import BuildError, CorpusError, NotAnIndexError, RebuildRequiredError
 from .models import IndexReport, Problem
@@ -204,14 +204,20 @@ def build_index(
     segments left by incremental builds are merged now and then; ``optimize`` merges them all.
     """
     started = time.perf_counter()
-    corpus_root = os.path.abspath(os.fspath(corpus_dir))
-    folder = os.path.abspath(os.fspath(index_dir))
+    corpus_root = os.path.abspath(arguments.folder(corpus_dir, "corpus_dir"))
+    folder = os.path.abspath(arguments.folder(index_dir, "index_dir"))
+    arguments.flag(rebuild, "rebuild")
+    arguments.flag(wait_for_lock, "wait_for_lock")
+    arguments.flag(optimize, "optimize")
+    jobs = arguments.count(jobs, "jobs", optional=True) or default_jobs()
+    user_dict_path = None if user_dict is None else arguments.folder(user_dict, "user_dict")
+    arguments.callback(progress, "progress")
+    timezone = arguments.timezone(timezone, optional=True)
     if not os.path.isdir(corpus_root):
         raise CorpusError(f"corpus folder not found: {corpus_root}")
     if folder == corpus_root:
         raise CorpusError("the index folder cannot be the corpus folder")
-    jobs = default_jobs() if not jobs or jobs < 1 else jobs
-    user_dict_text = read_user_dict(os.fspath(user_dict)) if user_dict else None
+    user_dict_text = read_user_dict(user_dict_path) if user_dict_path else None
 
     kind = store.folder_kind(folder)
     if kind == "foreign":
@@ -337,16 +343,8 @@ def _build(
 
 
 def validate_timezone(name: str) -> str:
-    """The IANA name of a time zone, or a clear error."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise CorpusError(
-            f"unknown time zone: {name!r} (use an IANA name such as Asia/Shanghai)"
-        ) from exc
-    return name
+    """The IANA name of a time zone, or InvalidArgumentError."""
+    return arguments.timezone(name) or name
 
 
 #: More segments than this and the smallest are merged into one; fewer segments make searches

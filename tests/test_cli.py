@@ -232,7 +232,9 @@ def test_index_bad_inputs(tmp_path: Path, corpus: Path) -> None:
     assert missing.exit_code == 1
     assert missing.stderr.startswith("Error: corpus folder not found")
     zone = run("index", corpus, "--index", tmp_path / "index", "--timezone", "Mars/Base")
-    assert zone.exit_code == 1 and "unknown time zone" in zone.stderr
+    # A bad option value, like --jobs 0: a usage error.
+    assert zone.exit_code == 2 and "unknown time zone: 'Mars/Base'" in zone.stderr
+    assert "Traceback" not in zone.output
     jobs = run("index", corpus, "--jobs", 0)
     assert jobs.exit_code == 2 and "--jobs" in jobs.stderr
     no_dict = run("index", corpus, "--user-dict", tmp_path / "missing.txt")

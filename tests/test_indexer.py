@@ -18,6 +18,7 @@ from newsearch.errors import (
     CorpusError,
     IndexLockedError,
     IndexNotFoundError,
+    InvalidArgumentError,
     NotAnIndexError,
     PostNotFoundError,
     RebuildRequiredError,
@@ -391,8 +392,10 @@ def test_another_time_zone_requires_a_rebuild(tmp_path: Path) -> None:
     with pytest.raises(RebuildRequiredError, match="rebuild"):
         build(corpus, index, timezone="Europe/Paris")
     assert build(corpus, index, timezone="Asia/Shanghai").total == 4
-    with pytest.raises(CorpusError):
+    # A bad time zone is the caller's mistake, not the corpus's.
+    with pytest.raises(InvalidArgumentError, match="unknown time zone") as caught:
         build(corpus, tmp_path / "other", timezone="Mars/Olympus")
+    assert not isinstance(caught.value, CorpusError)
 
 
 # --------------------------------------------------------------------------------------------------
