@@ -4,6 +4,7 @@ unpacked copy of the 新闻联播 posts."""
 from __future__ import annotations
 
 import os
+import sys
 import tarfile
 from pathlib import Path
 
@@ -27,6 +28,14 @@ def shared_data(path: Path) -> Path:
             pytrace=False,
         )
     return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that needs the 36,066 新闻联播 posts (unpacked and indexed by the hundred) is an
+    integration test, like one that starts processes (those are marked where they are)."""
+    for item in items:
+        if "xwlb_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +64,15 @@ def bundled_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert report.total == 620
     assert report.problems == ()
     return index
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """After a run that killed builds (test_kill.py): each kill and what the last commit held;
+    left out with -q."""
+    helpers = sys.modules.get("reliability_helpers")
+    kills = getattr(helpers, "KILLS", None)
+    if kills and terminalreporter.verbosity >= 0:
+        terminalreporter.section("kills")
+        for test, moment, kind, posts in kills:
+            held = "no commit" if posts is None else f"{posts} posts committed"
+            terminalreporter.write_line(f"{test} at {moment} ({kind}): {held}")

@@ -695,6 +695,11 @@ def skip_without_proc() -> None:
         pytest.skip("needs Linux /proc")
 
 
+#: Every kill made in this session: (test, moment, kind of kill, posts in the last commit); the
+#: terminal summary lists them (conftest.py).
+KILLS: list[tuple[str, str, str, int | None]] = []
+
+
 # --- one corpus of real posts and its reference index, shared by the kill and concurrency tests ---
 
 #: Index batches of this size make 17 commits, then a merge, on the shared corpus of 1,641 posts.

@@ -1062,6 +1062,7 @@ def test_site_timezone(tmp_path: Path) -> None:
     assert site_timezone(tmp_path) is None
 
 
+@pytest.mark.integration
 def test_corpus_module_keeps_to_its_room() -> None:
     # The package's __init__ imports the engine (and Whoosh) on purpose; load corpus.py on its own.
     code = (

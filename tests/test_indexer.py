@@ -222,6 +222,7 @@ def snapshot_results(index: Path) -> tuple[list[object], list[str], dict[str, ob
     return out, all_paths, posts
 
 
+@pytest.mark.integration
 def test_one_job_and_two_jobs_give_the_same_index(
     xwlb_200: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -465,6 +466,7 @@ def test_build_waits_for_a_lock_held_in_this_process(tmp_path: Path) -> None:
     assert report.total == 4
 
 
+@pytest.mark.integration
 def test_build_fails_while_another_process_holds_the_lock(tmp_path: Path) -> None:
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     fruit_corpus(corpus)
@@ -482,6 +484,7 @@ def test_build_fails_while_another_process_holds_the_lock(tmp_path: Path) -> Non
     assert build(corpus, index).total == 4
 
 
+@pytest.mark.integration
 def test_build_waits_for_another_process_to_release_the_lock(tmp_path: Path) -> None:
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     fruit_corpus(corpus)
@@ -499,6 +502,7 @@ def test_build_waits_for_another_process_to_release_the_lock(tmp_path: Path) -> 
     assert report.total == 5
 
 
+@pytest.mark.integration
 def test_a_first_build_in_progress_locks_the_new_index(tmp_path: Path) -> None:
     # What another process sees while a first build runs: the marker, the lock, no commit yet.
     corpus, index = tmp_path / "corpus", tmp_path / "index"
@@ -517,6 +521,7 @@ def test_a_first_build_in_progress_locks_the_new_index(tmp_path: Path) -> None:
     assert build(corpus, index).total == 4
 
 
+@pytest.mark.integration
 def test_a_folder_holding_only_the_lock_file_is_locked_not_foreign(tmp_path: Path) -> None:
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     fruit_corpus(corpus)
@@ -554,6 +559,7 @@ def test_progress_ends_with_done_equal_to_total(tmp_path: Path) -> None:
     assert seen[-1].done == seen[-1].total == 0
 
 
+@pytest.mark.integration
 def test_progress_with_two_jobs(
     tmp_path: Path, xwlb_200: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from reliability_helpers import (
     HOLD_MARKER,
+    KILLS,
     LOCKED_EXIT,
     OTHER_QUERIES,
     SMALL_BATCH,
@@ -41,8 +42,8 @@ from reliability_helpers import (
 from newsearch import open_index
 from newsearch.errors import IndexNotFoundError
 
-#: Every kill made in this session: (test, moment, kind of kill, posts in the last commit).
-KILLS: list[tuple[str, str, str, int | None]] = []
+#: Every test here starts processes (the console script, Python itself).
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
@@ -277,12 +278,6 @@ def test_random_kills_of_the_console_script(news: News, tmp_path: Path) -> None:
     index = tmp_path / "index"
     _kill_loop(news, index, tmp_path, kills=10, rebuild=False, small_share=0.0)
     _resume_and_compare(index, news)
-
-
-def test_zz_kill_summary() -> None:
-    # Printed with -s or -rA: every kill of this session and what the last commit held.
-    for row in KILLS:
-        print(row)
 
 
 _LATE_DEATH_SIGNAL = (

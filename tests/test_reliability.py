@@ -144,6 +144,7 @@ def _listed_problems(stdout: str) -> dict[str, str]:
     return out
 
 
+@pytest.mark.integration
 def test_index_command_survives_every_kind_of_broken_post(tmp_path: Path) -> None:
     """All kinds at full size (5 MB body, 2 MB line, 10,000-deep HTML) through the real CLI."""
     corpus_dir = tmp_path / "corpus"
@@ -467,6 +468,7 @@ def news(tmp_path_factory: pytest.TempPathFactory, xwlb_dir: Path, finews_dir: P
     return shared_news(tmp_path_factory.getbasetemp(), xwlb_dir, finews_dir, xwlb=1500, step=24)
 
 
+@pytest.mark.integration
 def test_searching_while_another_process_indexes(news: News, tmp_path: Path) -> None:
     """Every state a searcher sees is a commit of the build: a prefix of the posts, with exactly
     the reference's matches among them, and the totals only grow."""
@@ -529,6 +531,7 @@ def test_searching_while_another_process_indexes(news: News, tmp_path: Path) -> 
     print(f"searcher saw {len(states)} states: {[s[0] for s in states]}")
 
 
+@pytest.mark.integration
 def test_a_second_indexer_gets_exit_75_or_waits(news: News, tmp_path: Path) -> None:
     index = tmp_path / "index"
     with start_newsearch(
@@ -619,6 +622,7 @@ def test_a_search_index_shared_by_eight_threads(query_ix) -> None:
     assert failures == []
 
 
+@pytest.mark.integration
 def test_a_search_while_a_first_build_writes_its_marker(tmp_path: Path) -> None:
     # The window is microseconds wide (a loop of open_index calls during a first build hits it
     # about three times in five builds); here the builder is held inside it for two seconds.
@@ -774,6 +778,7 @@ def test_json_output_is_valid_and_round_trips(hostile: tuple[Path, Path]) -> Non
             assert shown["text"] == post.text
 
 
+@pytest.mark.integration
 def test_a_real_terminal_gets_inert_output(hostile: tuple[Path, Path]) -> None:
     """The console script on a pseudo-terminal: rich draws in colour, posts stay text."""
     _, index = hostile
@@ -888,6 +893,7 @@ def _check_refused(index: Path, corpus_dir: Path) -> None:
     "corruption",
     list(CORRUPTIONS),
 )
+@pytest.mark.integration
 def test_a_corrupt_index_is_refused_and_left_alone(
     small_index: tuple[Path, Path], tmp_path: Path, corruption: str, monkeypatch
 ) -> None:
@@ -897,6 +903,7 @@ def test_a_corrupt_index_is_refused_and_left_alone(
     _check_refused(index, small_index[0])
 
 
+@pytest.mark.integration
 def test_a_corrupt_index_can_be_rebuilt(small_index: tuple[Path, Path], tmp_path: Path) -> None:
     corpus_dir, reference = small_index
     index = _copy_index(small_index, tmp_path)
@@ -925,6 +932,7 @@ def _foreign_folder(folder: Path) -> None:
 
 
 @pytest.mark.parametrize("rebuild", [False, True], ids=["update", "rebuild"])
+@pytest.mark.integration
 def test_a_foreign_folder_is_never_touched(
     small_index: tuple[Path, Path], tmp_path: Path, rebuild: bool, monkeypatch
 ) -> None:
@@ -977,6 +985,7 @@ def _older_analysis(schema) -> None:
     ],
     ids=["schema version 0", "analysis version 1"],
 )
+@pytest.mark.integration
 def test_an_index_of_an_older_version_asks_for_a_rebuild(
     small_index: tuple[Path, Path], tmp_path: Path, change, monkeypatch
 ) -> None:
