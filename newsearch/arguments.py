@@ -20,8 +20,8 @@ def _kind(value: object) -> str:
     return "None" if value is None else type(value).__name__
 
 
-def folder(value: Any, name: str) -> str:
-    """A folder or file path: ``str`` or ``os.PathLike`` (not bytes), not empty, no NUL."""
+def fs_path(value: Any, name: str) -> str:
+    """A path of the file system: ``str`` or ``os.PathLike`` (not bytes), not empty, no NUL."""
     if isinstance(value, bytes) or not isinstance(value, str | os.PathLike):
         hint = " (decode it with os.fsdecode)" if isinstance(value, bytes) else ""
         raise ArgumentTypeError(
@@ -47,6 +47,7 @@ def post_path(value: Any, name: str = "path") -> str:
 
 
 def text(value: Any, name: str) -> str:
+    """A str (a query: None or a number would be searched as its spelling)."""
     if not isinstance(value, str):
         raise ArgumentTypeError(f"{name} must be a str, not {_kind(value)}")
     return value
@@ -60,21 +61,25 @@ def flag(value: Any, name: str) -> bool:
 
 
 def count(
-    value: Any,
-    name: str,
-    *,
-    optional: bool = False,
-    error: type[InvalidArgumentError] = InvalidArgumentError,
-) -> int | None:
-    """A whole number of at least 1 (or None when ``optional``); ``error`` for a smaller one."""
-    if value is None and optional:
-        return None
+    value: Any, name: str, *, error: type[InvalidArgumentError] = InvalidArgumentError
+) -> int:
+    """A whole number of at least 1; ``error`` for a smaller one."""
     if isinstance(value, bool) or not isinstance(value, int):
-        allowed = "an int or None" if optional else "an int"
-        raise ArgumentTypeError(f"{name} must be {allowed}, not {_kind(value)}")
+        raise ArgumentTypeError(f"{name} must be an int, not {_kind(value)}")
     if value < 1:
         raise error(f"{name} must be at least 1, not {value}")
     return value
+
+
+def optional_count(
+    value: Any, name: str, *, error: type[InvalidArgumentError] = InvalidArgumentError
+) -> int | None:
+    """None, or a whole number of at least 1."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ArgumentTypeError(f"{name} must be an int or None, not {_kind(value)}")
+    return count(value, name, error=error)
 
 
 def values(value: Any, name: str) -> tuple[str, ...]:
@@ -92,18 +97,18 @@ def values(value: Any, name: str) -> tuple[str, ...]:
     return out
 
 
-def paths(value: Any, name: str) -> tuple[str, ...]:
+def fs_paths(value: Any, name: str) -> tuple[str, ...]:
     """One path or an iterable of paths."""
     if isinstance(value, str | os.PathLike | bytes):
-        return (folder(value, name),)
+        return (fs_path(value, name),)
     if not hasattr(value, "__iter__"):
         raise ArgumentTypeError(
             f"{name} must be a path or an iterable of paths, not {_kind(value)}"
         )
-    return tuple(folder(v, name) for v in value)
+    return tuple(fs_path(v, name) for v in value)
 
 
-def date_bound(value: Any, name: str) -> Any:
+def date_bound(value: Any, name: str) -> str | date | None:
     """None, a str (checked when parsed), a date or a datetime."""
     if value is None or isinstance(value, str | date):
         return value
@@ -111,15 +116,14 @@ def date_bound(value: Any, name: str) -> Any:
 
 
 def callback(value: Any, name: str) -> Callable[..., Any] | None:
+    """None or something to call."""
     if value is not None and not callable(value):
         raise ArgumentTypeError(f"{name} must be callable or None, not {_kind(value)}")
     return value
 
 
-def timezone(value: Any, name: str = "timezone", *, optional: bool = False) -> str | None:
+def timezone(value: Any, name: str = "timezone") -> str:
     """The IANA name of a time zone (checked against the zone database)."""
-    if value is None and optional:
-        return None
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     if not isinstance(value, str):

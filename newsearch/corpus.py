@@ -224,7 +224,7 @@ def read_post(
     root: str | os.PathLike[str], path: str | PurePath, *, timezone: str = DEFAULT_TIMEZONE
 ) -> Post:
     """Read one post (``path`` relative to ``root``, POSIX form); PostError if it is bad."""
-    top = arguments.folder(root, "root")
+    top = arguments.fs_path(root, "root")
     path = arguments.post_path(path)
     parts = path.split("/")
     if not path or "\0" in path or os.path.isabs(path) or ".." in parts:
@@ -271,9 +271,9 @@ def read_corpus(
 
     ``exclude`` is one path or several (folders or files to leave out).
     """
-    root = arguments.folder(root, "root")
+    root = arguments.fs_path(root, "root")
     arguments.timezone(timezone)
-    exclude = arguments.paths(exclude, "exclude")
+    exclude = arguments.fs_paths(exclude, "exclude")
     files, problems = discover(root, exclude=exclude)
     posts: list[Post] = []
     for file in files:

@@ -100,7 +100,7 @@ class SearchIndex:
     """
 
     def __init__(self, index_dir: str | os.PathLike[str] = "index"):
-        self.path = os.path.abspath(arguments.folder(index_dir, "index_dir"))
+        self.path = os.path.abspath(arguments.fs_path(index_dir, "index_dir"))
         self._lock = threading.RLock()
         self._closed = False
         self._open()
@@ -174,8 +174,8 @@ class SearchIndex:
         """
         query = arguments.text(query, "query")
         check_sort(sort)
-        limit = arguments.count(limit, "limit", optional=True, error=QueryError)
-        page = arguments.count(page, "page", error=QueryError) or 1
+        limit = arguments.optional_count(limit, "limit", error=QueryError)
+        page = arguments.count(page, "page", error=QueryError)
         if limit is None and page != 1:
             raise QueryError("page must be 1 when limit is None (every match is on one page)")
         cats = arguments.values(categories, "categories")
@@ -551,8 +551,8 @@ class SearchIndex:
     def similar(self, path: str, *, limit: int = 10, terms: int = 12) -> SearchResults:
         """Posts most like the post at ``path``: its key terms (tf-idf), ranked by BM25F."""
         path = arguments.post_path(path)
-        limit = arguments.count(limit, "limit", error=QueryError) or 1
-        terms = arguments.count(terms, "terms", error=QueryError) or 1
+        limit = arguments.count(limit, "limit", error=QueryError)
+        terms = arguments.count(terms, "terms", error=QueryError)
         with self._lock:
             self._check_open()
             docs = self._snap.postings("path", path).docs

@@ -204,15 +204,15 @@ def build_index(
     segments left by incremental builds are merged now and then; ``optimize`` merges them all.
     """
     started = time.perf_counter()
-    corpus_root = os.path.abspath(arguments.folder(corpus_dir, "corpus_dir"))
-    folder = os.path.abspath(arguments.folder(index_dir, "index_dir"))
+    corpus_root = os.path.abspath(arguments.fs_path(corpus_dir, "corpus_dir"))
+    folder = os.path.abspath(arguments.fs_path(index_dir, "index_dir"))
     arguments.flag(rebuild, "rebuild")
     arguments.flag(wait_for_lock, "wait_for_lock")
     arguments.flag(optimize, "optimize")
-    jobs = arguments.count(jobs, "jobs", optional=True) or default_jobs()
-    user_dict_path = None if user_dict is None else arguments.folder(user_dict, "user_dict")
+    jobs = arguments.optional_count(jobs, "jobs") or default_jobs()
+    user_dict_path = None if user_dict is None else arguments.fs_path(user_dict, "user_dict")
     arguments.callback(progress, "progress")
-    timezone = arguments.timezone(timezone, optional=True)
+    timezone = None if timezone is None else arguments.timezone(timezone)
     if not os.path.isdir(corpus_root):
         raise CorpusError(f"corpus folder not found: {corpus_root}")
     if folder == corpus_root:
@@ -344,7 +344,7 @@ def _build(
 
 def validate_timezone(name: str) -> str:
     """The IANA name of a time zone, or InvalidArgumentError."""
-    return arguments.timezone(name) or name
+    return arguments.timezone(name)
 
 
 #: More segments than this and the smallest are merged into one; fewer segments make searches

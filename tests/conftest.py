@@ -22,9 +22,10 @@ def shared_data(path: Path) -> Path:
     """``path`` under the real data folder, or the test fails with one line that says where it
     looked and how to point newsearch's tests at the data."""
     if not path.exists():
+        where = "NEWSEARCH_SHARED" if os.environ.get("NEWSEARCH_SHARED") else "../shared"
         pytest.fail(
-            f"real data not found: {path} does not exist; put the shared data in {SHARED} "
-            "or set NEWSEARCH_SHARED to the folder that holds corpus/ and data/",
+            f"real data not found: no {path} (the data folder is {SHARED}, from {where}); "
+            "set NEWSEARCH_SHARED to the folder that holds corpus/finews/ and data/",
             pytrace=False,
         )
     return path

@@ -3,6 +3,7 @@ console examples (run in order, in a copy of the bundled corpus), and its Python
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -122,3 +123,22 @@ def test_the_benchmark_documented_exists_and_explains_itself() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "--n" in result.stdout
+
+
+def test_missing_real_data_fails_with_one_line_naming_newsearch_shared(tmp_path: Path) -> None:
+    assert "NEWSEARCH_SHARED" in README
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+        + ["tests/test_corpus.py::test_every_finews_post_is_read_right"],
+        cwd=ROOT,
+        env={**os.environ, "NEWSEARCH_SHARED": str(tmp_path / "nowhere")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0
+    lines = [line for line in result.stdout.splitlines() if "real data not found" in line]
+    assert lines and lines[0].startswith("real data not found: no "), result.stdout
+    assert str(tmp_path / "nowhere" / "corpus" / "finews") in lines[0]
+    assert "set NEWSEARCH_SHARED" in lines[0]
+    assert "Traceback" not in result.stdout and "AssertionError" not in result.stdout
