@@ -280,8 +280,16 @@ def _piece_spans(norm: str, piece: str, limit: int) -> list[tuple[int, int]]:
             typed.append((s, e))
             if len(typed) >= limit:
                 break
-        elif len(across) < limit:
-            across.append((s, e))
+            continue
+        across.append((s, e))
+        if len(across) >= limit:
+            # Enough of those; the rest of the text is searched for the piece as typed only,
+            # with one plain search (a post may hold a million "的，是" and no "的是").
+            i = norm.find(piece, s + 1)
+            while i != -1 and len(typed) < limit:
+                typed.append((i, i + n))
+                i = norm.find(piece, i + 1)
+            break
     return typed or across
 
 

@@ -125,6 +125,15 @@ def test_a_snippet_holds_a_piece_across_a_comma_in_a_long_sentence() -> None:
     assert len(snippet.text) <= 162
 
 
+def test_an_occurrence_as_typed_is_shown_after_many_across_punctuation() -> None:
+    a = analyzer()
+    # More occurrences across a comma than a window is chosen from, then one as typed.
+    text = "他说的，是真的。" * 300 + "最后的是这样。" + "他说的，是真的。" * 5
+    snippet = make_snippet(text, a, HighlightQuery(frozenset(), (a.token_string("的是"),)))
+    assert "最后的是这样。" in snippet.text
+    assert "的是" in [snippet.text[s:e] for s, e in snippet.highlights]
+
+
 def test_literal_match_across_punctuation_on_the_bundled_corpus(bundled: SearchIndex) -> None:
     """The README's own example: 经济社会 finds 经济、社会, and shows it."""
     res = bundled.search("经济社会", limit=50)
