@@ -25,6 +25,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -51,6 +52,12 @@ _ALNUM_CHAR = _ALNUM
 _SEPARATOR = rf"(?:[^\w{_OTHER_IDEOGRAPHS}.\x00]|_|(?<![0-9])\.|\.(?![0-9]))+"
 _ALNUM_GAP_RE = re.compile(rf"(?<={_ALNUM_CHAR}){_SEPARATOR}(?={_ALNUM_CHAR})")
 _SEPARATOR_RE = re.compile(_SEPARATOR)
+
+#: Texts are analysed in pieces of about this many characters (see ``Analyzer.terms``).
+PIECE_CHARS = 1 << 16
+#: Where a piece may end when no line break is near: characters that are never part of a token,
+#: before or after normalisation (a test checks it), so no token runs across the cut.
+_CUT_RE = re.compile(r"[\s。，、；：！？,;:!?]")
 
 #: Unicode blocks whose characters OpenCC may convert.
 _CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F))
@@ -274,8 +281,8 @@ class TermCounts:
 
     #: Number of precise words (the field length).
     length: int
-    #: Precise word -> its positions, ascending.
-    words: dict[str, list[int]]
+    #: Precise word -> its positions, ascending (compact arrays: a long post has millions).
+    words: dict[str, array[int]]
     #: Sub-word -> number of occurrences.
     subs: dict[str, int]
     #: Two- and three-character dictionary words that straddle a boundary between precise
@@ -378,31 +385,51 @@ class Analyzer:
                 pos += 1
         return out
 
-    def terms(self, text: str) -> TermCounts:
-        """The index terms of ``text``: precise words with positions, sub-words with counts."""
-        norm = self.normalize(text)
-        words: list[str] = []
-        units = list(_UNIT_RE.findall(norm))
-        runs = [han for han, _, _ in units if han]
-        if runs:
-            cuts = iter(self.segmenter.cut_many(runs))
-            for han, ideo, alnum in units:
-                if han:
-                    words += next(cuts)
+    def terms(self, text: str, *, piece: int = PIECE_CHARS) -> TermCounts:
+        """The index terms of ``text``: precise words with positions, sub-words with counts.
+
+        A long text is analysed in pieces of about ``piece`` characters cut after a line break
+        (or a punctuation mark), where no token can run across: the terms are exactly those of
+        the whole text, and the memory is that of one piece plus 4 bytes a word.
+        """
+        positions: dict[str, array[int]] = {}
+        joins: set[str] = set()
+        short = self._short_words
+        count = 0
+        tail = ""  # the last two characters of the words so far
+        for part in _pieces(text, piece):
+            words = self._words(self.normalize(part))
+            if not words:
+                continue
+            local: dict[str, list[int]] = {}
+            for i, w in enumerate(words, count):
+                p = local.get(w)
+                if p is None:
+                    local[w] = [i]
                 else:
-                    words.append(ideo or alnum)
-        else:
-            words = [ideo or alnum for _, ideo, alnum in units]
-        positions: dict[str, list[int]] = {}
-        for i, w in enumerate(words):
-            p = positions.get(w)
-            if p is None:
-                positions[w] = [i]
-            else:
-                p.append(i)
+                    p.append(i)
+            for w, plist in local.items():
+                have = positions.get(w)
+                if have is None:
+                    positions[w] = array("I", plist)
+                else:
+                    have.extend(plist)
+            flat = tail + "".join(words)
+            # Every 2- and 3-character piece that crosses a boundary b starts at b-1 or b-2;
+            # the boundary before this part's first word is one too.
+            first = len(tail)
+            bounds = list(accumulate(map(len, words[:-1]), initial=first))
+            if not tail:
+                bounds = bounds[1:]
+            if bounds:
+                grams = {flat[b - 1 : b + 1] for b in bounds}
+                grams.update([flat[b - 1 : b + 2] for b in bounds])
+                grams.update([flat[b - 2 : b + 1] for b in bounds if b >= 2])
+                joins.update(short.intersection(grams))
+            tail = flat[-2:]
+            count += len(words)
         # jieba's search mode (see _subwords), inlined: this loop runs for every word indexed.
         subs: dict[str, int] = {}
-        short = self._short_words
         get = subs.get
         for w, plist in positions.items():
             size = len(w)
@@ -417,16 +444,22 @@ class Analyzer:
                         gram = w[k : k + 3]
                         if gram in short:
                             subs[gram] = get(gram, 0) + n
-        joins: frozenset[str] = frozenset()
-        if len(words) > 1:
-            flat = "".join(words)
-            bounds = list(accumulate(map(len, words[:-1])))
-            # Every 2- and 3-character piece that crosses a boundary b starts at b-1 or b-2.
-            grams = {flat[b - 1 : b + 1] for b in bounds}
-            grams.update([flat[b - 1 : b + 2] for b in bounds])
-            grams.update([flat[b - 2 : b + 1] for b in bounds if b >= 2])
-            joins = self._short_words.intersection(grams)
-        return TermCounts(len(words), positions, subs, joins)
+        return TermCounts(count, positions, subs, frozenset(joins))
+
+    def _words(self, norm: str) -> list[str]:
+        """The precise words of a normalised text, in order."""
+        units = _UNIT_RE.findall(norm)
+        runs = [han for han, _, _ in units if han]
+        if not runs:
+            return [ideo or alnum for _, ideo, alnum in units]
+        words: list[str] = []
+        cuts = iter(self.segmenter.cut_many(runs))
+        for han, ideo, alnum in units:
+            if han:
+                words += next(cuts)
+            else:
+                words.append(ideo or alnum)
+        return words
 
     def preload(self) -> None:
         """Load the segmenter and its dictionary now (before forking workers that share it)."""
@@ -454,6 +487,25 @@ class Analyzer:
         between two letter-or-digit tokens (so ``5 G`` does not read as ``5g``)."""
         norm = self.normalize(text).replace(BOUNDARY, " ")
         return _SEPARATOR_RE.sub("", _ALNUM_GAP_RE.sub(BOUNDARY, norm))
+
+
+def _pieces(text: str, size: int) -> Iterator[str]:
+    """``text`` in pieces of at least ``size`` characters, each ending after a line break or,
+    when none is near, after a space or punctuation mark (a piece grows until it finds one)."""
+    n = len(text)
+    start = 0
+    while n - start > size:
+        end = start + size
+        cut = text.find("\n", end, end + size)
+        if cut < 0:
+            match = _CUT_RE.search(text, end)
+            if match is None:
+                break
+            cut = match.start()
+        yield text[start : cut + 1]
+        start = cut + 1
+    if start < n or not n:
+        yield text[start:] if start else text
 
 
 def _subwords(word: str, is_word: Callable[[str], bool]) -> Iterator[tuple[int, str]]:

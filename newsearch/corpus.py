@@ -342,8 +342,7 @@ def parse_post(data: bytes, path: str, *, timezone: str = DEFAULT_TIMEZONE) -> P
     """
     zone = _zone(timezone)
     warnings: list[str] = []
-    text = _decode(data, warnings)
-    front, body, state = _split_front_matter(text)
+    front, body, state = _split_front_matter(_decode(data, warnings))
 
     recovered = False
     fields: dict[str, Any] = {}
@@ -425,7 +424,7 @@ def _decode(data: bytes, warnings: list[str]) -> str:
             text = _decode_not_utf8(data, warnings)
     if "\ufeff" in text:
         text = text.replace("\ufeff", "")  # a BOM in the middle: files glued together
-    if not text.strip():
+    if not text or text.isspace():  # isspace: no copy of a long text
         raise PostError("empty file")
     if _CONTROL_CHARS.search(text):
         count = len(_CONTROL_CHARS.findall(text))
@@ -788,14 +787,16 @@ def _extract_links(body: str) -> tuple[str, str | None]:
     """Remove navigation lines and the trailing source link; return the body and the source URL."""
     if "[返回" in body:
         body = _NAV_LINE.sub("", body)
-    body = body.rstrip()
-    cut = body.rfind("\n") + 1
-    last = body[cut:]
+    end = len(body)
+    while end and body[end - 1].isspace():  # rstrip() without a copy of a long body
+        end -= 1
+    cut = body.rfind("\n", 0, end) + 1
+    last = body[cut:end]
     if last.endswith((">", ")")):
         match = _AUTOLINK_LINE.fullmatch(last) or _SOURCE_LINE.fullmatch(last)
         if match is not None:
             return body[:cut], match.group(1) or None
-    return body, None
+    return (body if end == len(body) else body[:end]), None
 
 
 _MD = MarkdownIt("commonmark", {"html": True})
@@ -840,7 +841,12 @@ def _render_text(body: str, warnings: list[str], *, fast: bool = True) -> str:
     """Markdown/HTML body -> plain text; ``fast=False`` always renders Markdown (for the tests)."""
     if not body.strip():
         return ""
-    if fast and _MD_CHARS.search(body) is None and _MD_LINE_START.search("\n" + body) is None:
+    if (
+        fast
+        and _MD_CHARS.search(body) is None
+        and _MD_LINE_START.match("\n" + body[:16]) is None
+        and _MD_LINE_START.search(body) is None
+    ):
         return _normalise(body)  # no Markdown syntax, no HTML, no entity: the text is the body
     if fast and _only_html_blocks(body):
         return _html_to_text(body)
@@ -881,7 +887,25 @@ def _html_to_text(markup: str) -> str:
 
 def _normalise(text: str) -> str:
     """Trim every line, drop blank lines, make each run of spaces inside a line one space."""
+    if len(text) <= _NORMALISE_PIECE:
+        return _normalise_lines(text)
+    # A long text a piece of lines at a time: a list of all its lines would cost several
+    # times the text itself.
+    out = []
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + _NORMALISE_PIECE)
+        end = len(text) if end < 0 else end
+        out.append(_normalise_lines(text[start:end]))
+        start = end + 1
+    return "\n".join(filter(None, out))
+
+
+def _normalise_lines(text: str) -> str:
     return "\n".join(filter(None, (" ".join(line.split()) for line in text.split("\n"))))
+
+
+_NORMALISE_PIECE = 1 << 20
 
 
 _SENTENCE_END = re.compile(r"[。！？!?]")

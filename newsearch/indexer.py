@@ -155,6 +155,7 @@ def _index_batch(batch: int, jobs: list[_Job]) -> _BatchResult:
                     )
                 )
                 continue
+            del data  # a long post: its bytes are not needed while it is analysed
             doc = make_document(post, analyzer, FileState(job.size, job.mtime_ns, sha1), tz)
             builder.add(doc)
             result.indexed.append(job.path)

@@ -252,7 +252,17 @@ def make_document(post: Post, analyzer: Analyzer, state: FileState, timezone: st
         date_ts=date_ts,
         month=month,
         state=encode_state(post.path, state),
-        text_bytes=len(post.text.encode("utf-8")) + len(post.title.encode("utf-8")),
+        text_bytes=utf8_length(post.text) + utf8_length(post.title),
+    )
+
+
+def utf8_length(text: str, piece: int = 1 << 20) -> int:
+    """The length of ``text`` in UTF-8, without encoding a long text all at once."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        len(text[i : i + piece].encode("utf-8", "surrogatepass"))
+        for i in range(0, len(text), piece)
     )
 
 
