@@ -243,7 +243,16 @@ def _plural(n: int, word: str, many: str | None = None) -> str:
 
 
 def _when(d: datetime | None) -> str:
-    return d.strftime("%Y-%m-%d %H:%M") if d else "no date"
+    # Dates come in the corpus zone; years before 1000 keep four digits (0001-01-01).
+    from .dates import minute_text
+
+    return minute_text(d) if d else "no date"
+
+
+def _day(d: datetime) -> str:
+    from .dates import day_text
+
+    return day_text(d)
 
 
 # --- errors: one place maps them to exit codes ---------------------------------------------------
@@ -969,7 +978,7 @@ def _top(counts: dict[str, int], n: int) -> Iterator[tuple[str, list[Seg]]]:
 def render_info(about: IndexInfo, out: Writer, *, top: int = 10) -> None:
     dates = "no dated posts"
     if about.first_date and about.last_date:
-        dates = f"{about.first_date:%Y-%m-%d} … {about.last_date:%Y-%m-%d}"
+        dates = f"{_day(about.first_date)} … {_day(about.last_date)}"
     rows: list[tuple[str, list[Seg]]] = [
         ("index", [(visible(about.path, one_line=True), "path")]),
         ("posts", [(str(about.posts), "count")]),

@@ -14,8 +14,10 @@ Decisions, for the cases the Jekyll format leaves open:
   it visible. A front matter opened by ``---`` but never closed is recovered from its leading
   ``key: value`` lines (``recovered=True``, a warning) and the rest is the body; with no such line
   after the ``---``, the file is read as one without front matter.
-* Dates without a zone are in the site's zone; an explicit offset is kept as given. A missing,
-  empty or invalid date falls back to the file name's ``YYYY-MM-DD-`` prefix (midnight, site zone),
+* Dates without a zone are in the site's zone, and every date is given in the site's zone (the
+  instant of an explicit offset is kept): filters, facets, permalinks and display agree on its day
+  (see ``dates``). A missing, empty or invalid date, or one that falls outside years 1 to 9999 in
+  the site's zone, falls back to the file name's ``YYYY-MM-DD-`` prefix (midnight, site zone),
   else None, always with a warning: a date is never guessed silently.
 * Text: Liquid tags go first (``{% raw %}`` keeps its content, ``{% comment %}`` drops it), then
   Markdown (CommonMark, raw HTML allowed) is rendered and the HTML turned into text. Every block
@@ -43,13 +45,11 @@ import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import timezone as _fixed_zone
-from functools import lru_cache
 from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from markdown_it import MarkdownIt
@@ -57,6 +57,7 @@ from markdown_it.common.html_blocks import block_names as _MD_BLOCK_NAMES
 from selectolax.lexbor import LexborHTMLParser
 
 from newsearch import arguments
+from newsearch.dates import CorpusZone, corpus_zone, day_text, in_zone
 from newsearch.errors import CorpusError, InvalidArgumentError, PostError
 from newsearch.models import Post, Problem, ReadResult
 
@@ -320,11 +321,10 @@ def site_timezone(root: str | os.PathLike[str]) -> str | None:
     return None
 
 
-@lru_cache(maxsize=64)
-def _zone(name: str) -> ZoneInfo:
+def _zone(name: str) -> CorpusZone:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+        return corpus_zone(name)
+    except ValueError as exc:
         raise InvalidArgumentError(
             f"unknown time zone: {name!r} (use an IANA name such as Asia/Shanghai)"
         ) from exc
@@ -642,7 +642,7 @@ _ZONE_ONLY = re.compile(r"(?:Z|z|UTC|GMT|[+-]\d{2}:?(?:\d{2})?)?")
 _NAME_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})-(.+)")
 
 
-def _parse_date(value: str, zone: ZoneInfo) -> datetime | None:
+def _parse_date(value: str, zone: tzinfo) -> datetime | None:
     match = _DATE.fullmatch(value)
     if match is None:
         return None
@@ -668,13 +668,12 @@ def _parse_date(value: str, zone: ZoneInfo) -> datetime | None:
             micro,
             tzinfo=tz,
         )
-        date.astimezone(UTC)  # year 1 or 9999 near a zone boundary: not a usable date
-    except (ValueError, OverflowError):
+    except ValueError:
         return None
     return date
 
 
-def _name_date(stem: str, zone: ZoneInfo) -> tuple[datetime | None, str]:
+def _name_date(stem: str, zone: tzinfo) -> tuple[datetime | None, str]:
     """The date in a ``YYYY-MM-DD-slug`` file name (midnight, site zone) and the slug."""
     match = _NAME_DATE.fullmatch(stem)
     if match is None:
@@ -687,20 +686,25 @@ def _name_date(stem: str, zone: ZoneInfo) -> tuple[datetime | None, str]:
 
 
 def _post_date(
-    raw: Any, present: bool, name_date: datetime | None, zone: ZoneInfo, warnings: list[str]
+    raw: Any, present: bool, name_date: datetime | None, zone: tzinfo, warnings: list[str]
 ) -> datetime | None:
     value = _scalar(raw).strip()
     if value and not _ZONE_ONLY.fullmatch(value):
         date = _parse_date(value, zone)
-        if date is not None:
-            return date
-        problem = f"date {value!r} is not a valid date"
+        # Dates are kept in the corpus zone: filters, facets, permalinks and display agree.
+        local = in_zone(date, zone) if date is not None else None
+        if local is not None:
+            return local
+        if date is None:
+            problem = f"date {value!r} is not a valid date"
+        else:  # 9999-12-31 23:00 Z is in year 10000 at +08:00
+            problem = f"date {value!r} is out of range in time zone {zone}"
     elif present:
         problem = "date is empty"
     else:
         problem = "no date"
     if name_date is not None:
-        warnings.append(f"{problem}: used the file name's date {name_date:%Y-%m-%d}")
+        warnings.append(f"{problem}: used the file name's date {day_text(name_date)}")
         return name_date
     warnings.append(f"{problem} and the file name has none: the post has no date")
     return None
@@ -937,9 +941,9 @@ def _slugify(value: str) -> str:
 
 
 def _permalink(
-    template: str, categories: tuple[str, ...], date: datetime | None, zone: ZoneInfo, slug: str
+    template: str, categories: tuple[str, ...], date: datetime | None, zone: tzinfo, slug: str
 ) -> str:
-    local = date.astimezone(zone) if date is not None else None
+    local = in_zone(date, zone) if date is not None else None
     category_path = "/".join(dict.fromkeys(c.lower() for c in categories))
     title = _slugify(slug)
     if not template:

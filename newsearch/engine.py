@@ -19,6 +19,7 @@ from typing import Any
 
 from . import arguments
 from .analysis import Analyzer
+from .dates import corpus_zone, in_zone, timestamp
 from .errors import IndexClosedError, IndexNotFoundError, PostNotFoundError, QueryError
 from .highlight import HighlightQuery, find_spans, make_snippet
 from .matching import K1, Matcher
@@ -309,8 +310,8 @@ class SearchIndex:
 
     def _in_dates(self, docs: set[int], start: datetime | None, stop: datetime | None) -> set[int]:
         ts = self._snap.numeric_column("date_ts")
-        lo = int(start.timestamp()) if start else NO_DATE + 1
-        hi = int(stop.timestamp()) if stop else 2**62
+        lo = timestamp(start) if start else NO_DATE + 1  # rounded down, as stored
+        hi = timestamp(stop) if stop else 2**62
         return {d for d in docs if ts[d] != NO_DATE and lo <= ts[d] <= hi}
 
     # --- ranking --------------------------------------------------------------------------------
@@ -464,7 +465,7 @@ class SearchIndex:
         match: str | None = None,
     ) -> Hit:
         stored = self._snap.stored(r.docnum)
-        post = _post_from_stored(stored)
+        post = _post_from_stored(stored, self.timezone)
         snippet = make_snippet(post.text or post.title, self._analyzer, hq)
         title_spans = find_spans(
             post.title, self._analyzer.normalize(post.title), self._analyzer, hq
@@ -541,7 +542,7 @@ class SearchIndex:
             docs = self._snap.postings("path", path).docs
             if not docs:
                 raise PostNotFoundError(f"no post with path {path!r} in the index")
-            return _post_from_stored(self._snap.stored(docs[-1]))
+            return _post_from_stored(self._snap.stored(docs[-1]), self.timezone)
 
     def paths(self) -> list[str]:
         with self._lock:
@@ -559,7 +560,7 @@ class SearchIndex:
             if not docs:
                 raise PostNotFoundError(f"no post with path {path!r} in the index")
             me = docs[-1]
-            post = _post_from_stored(self._snap.stored(me))
+            post = _post_from_stored(self._snap.stored(me), self.timezone)
             key = self._key_terms(post, terms)
             m = self._matcher
             found = [(m.word_hits(w), weight) for w, weight in key]
@@ -760,9 +761,11 @@ def _tiers(
     return buckets, could
 
 
-def _post_from_stored(stored: dict[str, Any]) -> Post:
+def _post_from_stored(stored: dict[str, Any], timezone: str) -> Post:
     raw_date = stored.get("date")
     when = datetime.fromisoformat(raw_date) if raw_date else None
+    if when is not None:  # shown in the corpus zone, as filters and facets count it
+        when = in_zone(when, corpus_zone(timezone)) or when
     return Post(
         path=stored.get("path", ""),
         title=stored.get("title", ""),

@@ -6,11 +6,12 @@ it, a dangling OR) is searched as text. Dates and other options are checked here
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time
 
+from .dates import corpus_zone
 from .errors import QueryError
 
 #: Quote pairs a Chinese keyboard produces as well as ASCII double quotes.
@@ -168,16 +169,16 @@ def parse_date_bound(
 ) -> datetime | None:
     """``2022``, ``2022-05`` or ``2022-05-27`` in the corpus time zone, as an inclusive bound.
 
-    A start bound is the first instant of the period, an end bound its last.
+    A start bound is the first instant of the period, an end bound its last (so ``9999`` and
+    ``9999-12-31`` are bounds like any other).
     """
     if value is None or value == "":
         return None
-    tz = ZoneInfo(timezone)
+    tz = corpus_zone(timezone)
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=tz)
     if isinstance(value, date):
-        first = datetime.combine(value, time(0), tz)
-        return first + timedelta(days=1) - timedelta(microseconds=1) if end else first
+        return datetime.combine(value, time.max if end else time.min, tz)
     m_ = _DATE_RE.match(str(value))
     if not m_:
         raise QueryError(f"bad date {value!r}: use YYYY, YYYY-MM or YYYY-MM-DD")
@@ -186,17 +187,16 @@ def parse_date_bound(
     d = int(m_.group(3)) if m_.group(3) else None
     try:
         if mo is None:
-            start = datetime(y, 1, 1, tzinfo=tz)
-            stop = datetime(y + 1, 1, 1, tzinfo=tz)
+            first, last = date(y, 1, 1), date(y, 12, 31)
         elif d is None:
-            start = datetime(y, mo, 1, tzinfo=tz)
-            stop = datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=tz)
+            first = date(y, mo, 1)
+            last = date(y, mo, calendar.monthrange(y, mo)[1])
         else:
-            start = datetime(y, mo, d, tzinfo=tz)
-            stop = start + timedelta(days=1)
+            first = last = date(y, mo, d)
     except ValueError as exc:
         raise QueryError(f"bad date {value!r}: {exc}") from exc
-    return stop - timedelta(microseconds=1) if end else start
+    # The last instant is built directly: the first instant of the next period may not exist.
+    return datetime.combine(last, time.max, tz) if end else datetime.combine(first, time.min, tz)
 
 
 def check_sort(sort: str) -> str:

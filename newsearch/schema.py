@@ -10,13 +10,13 @@ import hashlib
 import sys
 from array import array
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from whoosh import columns, fields, formats
 
 from .analysis import AnalysisSettings, Analyzer, TermCounts
+from .dates import corpus_zone, from_timestamp, in_zone, iso_text, timestamp
 from .models import Post
 
 #: Bump when the fields or their encoding change: older indexes must then be rebuilt.
@@ -222,11 +222,11 @@ class Document:
 def make_document(post: Post, analyzer: Analyzer, state: FileState, timezone: str) -> Document:
     """Analyse a post into what the index stores for it."""
     if post.date is not None:
-        utc = post.date.astimezone(UTC)
-        date_ts = int(utc.timestamp())
-        local = post.date.astimezone(ZoneInfo(timezone))
+        # The reader gives dates in the corpus zone already; a Post made by hand may not be.
+        local = in_zone(post.date, corpus_zone(timezone)) or post.date
+        date_ts = timestamp(local)  # rounded down, before 1970 too
         month = local.year * 12 + local.month - 1
-        date_iso = post.date.isoformat()
+        date_iso = iso_text(local)
     else:
         date_ts, month, date_iso = NO_DATE, 0, None
     normalize = analyzer.normalize
@@ -288,4 +288,4 @@ def month_label(month: int) -> str:
 def ts_to_datetime(ts: int, timezone: str) -> datetime | None:
     if ts == NO_DATE:
         return None
-    return datetime.fromtimestamp(ts, ZoneInfo(timezone))
+    return from_timestamp(ts, corpus_zone(timezone))
