@@ -431,10 +431,10 @@ class Analyzer:
         # jieba's search mode (see _subwords), inlined: this loop runs for every word indexed.
         subs: dict[str, int] = {}
         get = subs.get
-        for w, plist in positions.items():
+        for w, found in positions.items():
             size = len(w)
             if size > 2 and _HAN_RE.match(w):
-                n = len(plist)
+                n = len(found)
                 for k in range(size - 1):
                     gram = w[k : k + 2]
                     if gram in short:

@@ -16,7 +16,7 @@ whole minutes, so that every date can be written in RFC 3339.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, tzinfo
-from functools import lru_cache
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
@@ -131,7 +131,7 @@ def _first_transition(zone: ZoneInfo) -> tuple[datetime | None, timedelta]:
     return None, _whole_minutes(first)
 
 
-@lru_cache(maxsize=None)  # one per zone name: a few hundred at most
+@cache  # one per zone name: a few hundred at most
 def corpus_zone(name: str) -> CorpusZone:
     """The corpus zone of an IANA name; ValueError if there is no such zone."""
     try:

@@ -260,4 +260,4 @@ def test_the_reader_gives_dates_in_the_site_zone(tmp_path: Path) -> None:
     assert post.date == datetime(2022, 5, 31, 20, tzinfo=UTC)
     assert post.date is not None and post.date.isoformat() == "2022-06-01T04:00:00+08:00"
     utc = read_post(tmp_path, "2022-06-01-f.md", timezone="UTC")
-    assert utc.date is not None and utc.date.utcoffset() == timezone.utc.utcoffset(None)
+    assert utc.date is not None and utc.date.utcoffset() == UTC.utcoffset(None)
