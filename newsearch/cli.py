@@ -385,7 +385,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     "--user-dict",
     type=click.Path(exists=True, dir_okay=False),
     metavar="FILE",
-    help="A jieba user dictionary (word [freq] [tag] per line); needs --rebuild to change.",
+    help="A jieba user dictionary (word [freq] [tag] per line), kept with the index; "
+    "another one rebuilds it.",
+)
+@click.option(
+    "--no-user-dict", is_flag=True, help="Drop the index's user dictionary (rebuilds it)."
+)
+@click.option(
+    "--drafts/--no-drafts",
+    default=None,
+    help="Read a Jekyll site's _drafts too (kept with the index) [default: no].",
 )
 @click.option("--timezone", metavar="TZ", help="Time zone of dates without one (Asia/Shanghai).")
 @click.option("--strict", is_flag=True, help="Exit 1 if any post could not be indexed.")
@@ -401,6 +410,8 @@ def index(
     rebuild: bool,
     jobs: int | None,
     user_dict: str | None,
+    no_user_dict: bool,
+    drafts: bool | None,
     timezone: str | None,
     strict: bool,
     wait: bool,
@@ -410,22 +421,27 @@ def index(
 ) -> None:
     """Build or update the index of a folder of posts.
 
-    CORPUS is the folder of posts (default: corpus/). Only new and changed posts are read again;
-    posts whose files are gone leave the index. Posts that cannot be read are listed at the end
-    and skipped (exit 0; exit 1 with --strict). Another process writing the index: exit 75.
+    CORPUS is the folder of posts (default: corpus/), or a Jekyll site's root (a folder with
+    _config.yml), read as Jekyll reads it. Only new and changed posts are read again; posts whose
+    files are gone leave the index. Posts that cannot be read are listed at the end and skipped
+    (exit 0; exit 1 with --strict). Another process writing the index: exit 75.
 
     \b
     Examples:
       newsearch index                      # corpus/ into index/
       newsearch index ~/blog/_posts --index ~/.cache/blog-index --jobs 4
-      newsearch index --rebuild --user-dict words.txt
+      newsearch index --user-dict words.txt
+      newsearch index ~/blog --drafts        # a Jekyll site, its drafts too
     """
+    if no_user_dict and user_dict:
+        raise click.BadParameter("give --user-dict FILE or --no-user-dict, not both")
     report = run_build(
         corpus,
         index_dir,
         rebuild=rebuild,
         jobs=jobs,
-        user_dict=user_dict,
+        user_dict="" if no_user_dict else user_dict,
+        drafts=drafts,
         timezone=timezone,
         wait=wait,
         optimize=optimize,
@@ -447,6 +463,7 @@ def run_build(
     wait: bool = False,
     optimize: bool = False,
     show_progress: bool = True,
+    drafts: bool | None = None,
 ) -> IndexReport:
     """build_index with a progress bar on stderr when it is a terminal."""
     from .indexer import build_index
@@ -462,6 +479,7 @@ def run_build(
             timezone=timezone,
             wait_for_lock=wait,
             optimize=optimize,
+            drafts=drafts,
         )
 
 
@@ -554,6 +572,8 @@ def render_report(
                 ("MB/s of post files", f"{report.file_bytes / 1e6 / seconds:.2f}"),
             ]
             out.line([(f"Indexed {report.corpus} into {report.index}", "head")])
+            if report.rebuild_reason:
+                out.line([(f"  rebuilt: {report.rebuild_reason}", "warn")])
             out.fields([(k, [(v, "count")]) for k, v in rows], indent=2)
         else:
             out.line(
@@ -962,6 +982,8 @@ def info_json(about: IndexInfo) -> dict[str, Any]:
         "categories": about.categories,
         "tags": about.tags,
         "timezone": about.timezone,
+        "mode": about.mode,
+        "drafts": about.drafts,
         "analysis": about.analysis,
         "generation": about.generation,
     }
@@ -986,6 +1008,7 @@ def render_info(about: IndexInfo, out: Writer, *, top: int = 10) -> None:
         ("dates", [(dates, "")]),
         ("size", [(f"{about.size_bytes / 1e6:.1f} MB", "")]),
         ("time zone", [(about.timezone, "")]),
+        ("read as", [(about.mode + (", drafts included" if about.drafts else ""), "")]),
         ("categories", [(str(len(about.categories)), "count")]),
         *_top(about.categories, top),
         ("tags", [(str(len(about.tags)), "count")]),

@@ -39,6 +39,7 @@ Decisions, for the cases the Jekyll format leaves open:
 
 from __future__ import annotations
 
+import fnmatch
 import html as _html
 import os
 import re
@@ -57,7 +58,7 @@ from markdown_it.common.html_blocks import block_names as _MD_BLOCK_NAMES
 from selectolax.lexbor import LexborHTMLParser
 
 from newsearch import arguments
-from newsearch.dates import CorpusZone, corpus_zone, day_text, in_zone
+from newsearch.dates import CorpusZone, corpus_zone, day_text, from_timestamp, in_zone
 from newsearch.errors import CorpusError, InvalidArgumentError, PostError
 from newsearch.models import Post, Problem, ReadResult
 
@@ -70,13 +71,21 @@ __all__ = [
     "DEFAULT_TIMEZONE",
     "MAX_POST_BYTES",
     "POST_SUFFIXES",
+    "FOLDER_MODE",
+    "NotPublished",
     "PostError",
     "PostFile",
+    "SITE_MODE",
+    "Site",
     "discover",
+    "file_kind",
+    "has_front_matter",
     "parse_post",
+    "read_head",
     "read_bytes",
     "read_corpus",
     "read_post",
+    "read_site",
     "site_timezone",
 ]
 
@@ -93,6 +102,11 @@ FRONT_MATTER_LIMIT = 64 * 1024
 TITLE_LENGTH = 60
 
 
+class NotPublished(PostError):  # noqa: N818 - a reason to leave a file out, not a failure
+    """A file of a Jekyll site that the site does not publish as a post or a page: not a
+    problem (read_corpus and builds leave it out), but not a post either."""
+
+
 @dataclass(frozen=True, slots=True)
 class PostFile:
     """A post file found by :func:`discover`: enough to tell whether it changed since a build."""
@@ -105,91 +119,369 @@ class PostFile:
 
 
 # --------------------------------------------------------------------------------------------------
+# Jekyll sites
+
+#: How a folder is read (``Site.mode``): a Jekyll site root, or a plain folder of posts.
+SITE_MODE = "jekyll site"
+FOLDER_MODE = "folder of posts"
+#: Jekyll 4's default ``exclude`` list, to which a site's own ``exclude:`` is added.
+JEKYLL_EXCLUDES = (
+    ".sass-cache", ".jekyll-cache", ".ruby-lsp", "gemfiles", "Gemfile", "Gemfile.lock",
+    "node_modules", "vendor/bundle/", "vendor/cache/", "vendor/gems/", "vendor/ruby/",
+)  # fmt: skip
+#: Jekyll's permalink styles, as templates (``date`` is the default).
+PERMALINK_STYLES = {
+    "date": "/:categories/:year/:month/:day/:title:output_ext",
+    "pretty": "/:categories/:year/:month/:day/:title/",
+    "ordinal": "/:categories/:year/:y_day/:title:output_ext",
+    "weekdate": "/:categories/:year/W:week/:short_day/:title:output_ext",
+    "none": "/:categories/:title:output_ext",
+}
+CONFIG_NAMES = ("_config.yml", "_config.yaml")
+#: Jekyll's post and draft file names (``Document::DATE_FILENAME_MATCHER`` and the dateless one).
+_POST_NAME = re.compile(r"\d{2,4}-\d{1,2}-\d{1,2}-[^/]*\.[^./]+")
+_SPECIAL = ("_", ".", "#", "~")
+
+
+@dataclass(frozen=True)
+class Site:
+    """How a corpus folder is read, from its ``_config.yml`` when it is a Jekyll site's root.
+
+    A folder without ``_config.yml`` is a folder of posts: every Markdown/HTML file is a post.
+    """
+
+    mode: str = FOLDER_MODE
+    #: ``timezone:`` of the site (of the site around a ``_posts`` folder), if any.
+    timezone: str | None = None
+    #: ``permalink:`` as written (a style such as ``date`` or ``pretty``, or a template).
+    permalink: str = "date"
+    exclude: tuple[str, ...] = JEKYLL_EXCLUDES
+    include: tuple[str, ...] = (".htaccess",)
+    #: ``destination:``, relative to the site's root: the built site, never read.
+    destination: str = "_site"
+    #: A ``_config.yml`` that could not be read (read with Jekyll's defaults then).
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def is_site(self) -> bool:
+        return self.mode == SITE_MODE
+
+    @property
+    def post_template(self) -> str:
+        """The posts' permalink template; "" for Jekyll's default (built without a template)."""
+        if not self.is_site or self.permalink == "date":
+            return ""
+        return PERMALINK_STYLES.get(self.permalink, self.permalink)
+
+    def reading(self) -> dict[str, str]:
+        """What decides how unchanged files read: kept with the index, a change rebuilds it."""
+        return {"mode": self.mode, "permalink": self.permalink if self.is_site else ""}
+
+
+def read_site(root: str | os.PathLike[str]) -> Site:
+    """How to read the folder ``root``: a Jekyll site when it holds ``_config.yml``.
+
+    A config that is not valid YAML is searched for a ``timezone:`` line and otherwise read
+    with Jekyll's defaults, with a problem that says so. A ``_posts`` folder is a folder of posts
+    that takes its time zone from the site around it.
+    """
+    folder = Path(root)
+    for name in CONFIG_NAMES:
+        try:
+            text = (folder / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        return _site_from_config(name, text)
+    if folder.name == "_posts":
+        for name in CONFIG_NAMES:
+            try:
+                text = (folder.parent / name).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            return Site(FOLDER_MODE, timezone=_site_from_config(name, text).timezone)
+    return Site(FOLDER_MODE)
+
+
+def _site_from_config(name: str, text: str) -> Site:
+    problems: list[Problem] = []
+    config: Any = None
+    try:
+        config = _load_yaml(text) if text.strip() else {}
+    except Exception as exc:  # a broken config: the time zone is searched line by line
+        problems.append(
+            Problem(name, f"not valid YAML ({type(exc).__name__}): read as Jekyll's defaults")
+        )
+        match = re.search(r"^timezone[ \t]*:[ \t]*[\"']?([^\"'\s#]+)", text, re.M)
+        config = {"timezone": match.group(1)} if match else {}
+    if not isinstance(config, dict):
+        problems.append(Problem(name, "not a mapping: read as Jekyll's defaults"))
+        config = {}
+    zone = config.get("timezone")
+    timezone = zone.strip() if isinstance(zone, str) and zone.strip() else None
+    if timezone is not None:
+        try:
+            _zone(timezone)
+        except ValueError:
+            timezone = None
+    permalink = config.get("permalink")
+    user_exclude = _names(config.get("exclude"))
+    include = _names(config.get("include")) if "include" in config else (".htaccess",)
+    destination = config.get("destination")
+    return Site(
+        SITE_MODE,
+        timezone=timezone,
+        permalink=permalink.strip() if isinstance(permalink, str) and permalink.strip() else "date",
+        exclude=tuple(dict.fromkeys((*user_exclude, *JEKYLL_EXCLUDES))),
+        include=include,
+        destination=destination.strip()
+        if isinstance(destination, str) and destination.strip()
+        else "_site",
+        problems=tuple(problems),
+    )
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    return tuple(item.strip() for item in items if isinstance(item, str) and item.strip())
+
+
+def _glob_match(patterns: tuple[str, ...], rel: str, is_dir: bool) -> bool:
+    """Jekyll's ``EntryFilter#glob_include?``: a glob, a prefix of the path, or the folder."""
+    for pattern in patterns:
+        pattern = pattern.lstrip("/")  # File.join(source, "/x") is source/x
+        if fnmatch.fnmatchcase(rel, pattern) or rel.startswith(pattern):
+            return True
+        if is_dir and pattern == rel + "/":
+            return True
+    return False
+
+
+def _admitted(site: Site, entry: str, rel: str, is_dir: bool) -> bool:
+    """Jekyll's ``EntryFilter#filter`` for one entry: ``entry`` as Jekyll lists it (a name, or
+    a path inside ``_posts``), ``rel`` its path from the site's root."""
+    basename = entry.rsplit("/", 1)[-1]
+    included = _glob_match(site.include, entry, is_dir) or _glob_match(
+        site.include, basename, is_dir
+    )
+    excluded = _glob_match(tuple(p for p in site.exclude if p not in site.include), rel, is_dir)
+    if excluded and not included:
+        return False
+    if included:
+        return True
+    return not (entry.startswith(_SPECIAL) or basename.startswith(_SPECIAL) or entry.endswith("~"))
+
+
+def file_kind(path: str, site: Site) -> str:
+    """``post``, ``draft`` or ``page``: where the file is in the site (always ``post`` in a
+    folder of posts)."""
+    if not site.is_site:
+        return "post"
+    for part in path.split("/")[:-1]:
+        if part == "_posts":
+            return "post"
+        if part == "_drafts":
+            return "draft"
+    return "page"
+
+
+# --------------------------------------------------------------------------------------------------
 # Discovery
 
 
 def discover(
-    root: str | os.PathLike[str], *, exclude: Iterable[str | os.PathLike[str]] = ()
+    root: str | os.PathLike[str],
+    *,
+    exclude: Iterable[str | os.PathLike[str]] = (),
+    drafts: bool = False,
+    site: Site | None = None,
 ) -> tuple[list[PostFile], list[Problem]]:
     """Find the post files under ``root``, sorted by path, and the entries that could not be used.
 
-    Hidden entries, Jekyll's ``_site`` folder and the folders in ``exclude`` are skipped.
-    Symlinked folders are never followed (they are reported); symlinked files are read. Raises
-    CorpusError only when ``root`` itself is missing or not a folder.
+    A folder of posts: every Markdown/HTML file, except hidden entries and Jekyll's ``_site``.
+    A Jekyll site's root (``site``, read from ``root`` when not given) as Jekyll reads it: posts
+    from every ``_posts`` folder, drafts from ``_drafts`` when ``drafts`` is true, and the other
+    Markdown/HTML files as candidate pages (those without front matter are static files, left
+    out when read); the site's ``exclude:`` and ``include:``, Jekyll's default excludes and its
+    ``destination`` honoured, entries starting with ``_ . # ~`` or ending with ``~`` skipped.
+
+    The folders and files in ``exclude`` (the index) are skipped. Symlinked folders are never
+    followed (they are reported); symlinked files are read. Raises CorpusError only when
+    ``root`` itself is missing or not a folder.
     """
     top = os.path.abspath(os.fspath(root))
     if not os.path.exists(top):
         raise CorpusError(f"corpus folder not found: {top}")
     if not os.path.isdir(top):
         raise CorpusError(f"corpus is not a folder: {top}")
-    excluded: set[tuple[int, int]] = set()
-    for path in exclude:
+    if site is None:
+        site = read_site(top)
+    skip: set[tuple[int, int]] = set()
+    places = list(exclude)
+    if site.is_site:
+        places.append(os.path.join(top, site.destination))
+    for path in places:
         try:
             st = os.stat(path)
         except OSError:
             continue  # an index folder that does not exist yet holds nothing to skip
-        excluded.add((st.st_dev, st.st_ino))
+        skip.add((st.st_dev, st.st_ino))
+    scan = _Scan(top, skip)
+    scan.problems.extend(site.problems)
+    if site.is_site:
+        _discover_site(scan, site, drafts)
+        _discover_included(scan, site)
+    else:
+        _discover_folder(scan)
+    files = sorted(scan.files, key=lambda f: f.path)
+    problems = sorted(scan.problems, key=lambda p: p.path)
+    return files, problems
 
-    files: list[PostFile] = []
-    problems: list[Problem] = []
-    # An explicit stack rather than recursion: a deep folder tree cannot hit the recursion limit.
-    stack: list[tuple[str, str]] = [("", top)]
-    while stack:
-        rel_dir, abs_dir = stack.pop()
+
+class _Scan:
+    """What discovery finds: the files, the problems, and how one folder entry is looked at."""
+
+    def __init__(self, top: str, skip: set[tuple[int, int]]):
+        self.top = top
+        self.skip = skip
+        self.files: list[PostFile] = []
+        self.problems: list[Problem] = []
+
+    def listing(self, rel_dir: str, abs_dir: str) -> list[os.DirEntry[str]]:
         try:
             with os.scandir(abs_dir) as it:
-                entries = list(it)
+                return list(it)
         except OSError as exc:
-            problems.append(
+            self.problems.append(
                 Problem(_display(rel_dir or "."), f"cannot list folder: {_os_reason(exc)}")
             )
-            continue
-        for entry in entries:
+            return []
+
+    def look(self, entry: os.DirEntry[str], rel: str, wanted: bool) -> str | None:
+        """ "dir" for a folder to walk into, "file" once a wanted file is added, else None
+        (an unwanted file, a skipped entry, or a problem, recorded)."""
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                st = entry.stat(follow_symlinks=False)
+                return None if (st.st_dev, st.st_ino) in self.skip else "dir"
+            if entry.is_symlink():
+                try:
+                    target = os.stat(entry.path)
+                except OSError as exc:
+                    if wanted:
+                        self.problems.append(Problem(_display(rel), _link_reason(exc)))
+                    return None
+                if stat.S_ISDIR(target.st_mode):
+                    self.problems.append(
+                        Problem(_display(rel), "symbolic link to a folder: not followed")
+                    )
+                    return None
+            if not wanted:
+                return None
+            st = entry.stat()
+        except OSError as exc:
+            self.problems.append(Problem(_display(rel), f"cannot read: {_os_reason(exc)}"))
+            return None
+        if (st.st_dev, st.st_ino) in self.skip:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            self.problems.append(Problem(_display(rel), "not a regular file"))
+            return None
+        if not _is_utf8_name(rel):
+            self.problems.append(Problem(_display(rel), "file name is not valid UTF-8"))
+            return None
+        abspath = os.path.join(self.top, *rel.split("/"))
+        self.files.append(PostFile(rel, abspath, st.st_size, st.st_mtime_ns))
+        return "file"
+
+
+def _is_post_name(name: str) -> bool:
+    return name.lower().endswith(POST_SUFFIXES)
+
+
+def _discover_folder(scan: _Scan) -> None:
+    # An explicit stack rather than recursion: a deep folder tree cannot hit the recursion limit.
+    stack: list[tuple[str, str]] = [("", scan.top)]
+    while stack:
+        rel_dir, abs_dir = stack.pop()
+        for entry in scan.listing(rel_dir, abs_dir):
             name = entry.name
             if name.startswith("."):
                 continue
             rel = f"{rel_dir}/{name}" if rel_dir else name
-            is_post_name = name.lower().endswith(POST_SUFFIXES)
+            if scan.look(entry, rel, _is_post_name(name)) == "dir" and name != "_site":
+                stack.append((rel, entry.path))
+
+
+def _discover_site(scan: _Scan, site: Site, drafts: bool) -> None:
+    """Jekyll's ``Reader#read_directories``: pages in the folders it walks into, posts (and
+    drafts) from the ``_posts`` (``_drafts``) folder of each."""
+    stack: list[tuple[str, str]] = [("", scan.top)]
+    while stack:
+        rel_dir, abs_dir = stack.pop()
+        for entry in scan.listing(rel_dir, abs_dir):
+            name = entry.name
+            rel = f"{rel_dir}/{name}" if rel_dir else name
             try:
-                if entry.is_dir(follow_symlinks=False):
-                    if name == "_site":
-                        continue
-                    st = entry.stat(follow_symlinks=False)
-                    if (st.st_dev, st.st_ino) not in excluded:
-                        stack.append((rel, entry.path))
-                    continue
-                if entry.is_symlink():
-                    try:
-                        target = os.stat(entry.path)
-                    except OSError as exc:
-                        if is_post_name:
-                            problems.append(Problem(_display(rel), _link_reason(exc)))
-                        continue
-                    if stat.S_ISDIR(target.st_mode):
-                        problems.append(
-                            Problem(_display(rel), "symbolic link to a folder: not followed")
-                        )
-                        continue
-                if not is_post_name:
-                    continue
-                st = entry.stat()
-            except OSError as exc:
-                problems.append(Problem(_display(rel), f"cannot read: {_os_reason(exc)}"))
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir and (name == "_posts" or (name == "_drafts" and drafts)):
+                _discover_posts(scan, site, rel, entry.path)
                 continue
-            if (st.st_dev, st.st_ino) in excluded:
+            if not _admitted(site, name, rel, is_dir):
                 continue
-            if not stat.S_ISREG(st.st_mode):
-                problems.append(Problem(_display(rel), "not a regular file"))
+            if scan.look(entry, rel, _is_post_name(name)) == "dir":
+                stack.append((rel, entry.path))
+
+
+def _discover_included(scan: _Scan, site: Site) -> None:
+    """Files named in ``include:`` by their path are read even where the walk did not go
+    (Jekyll's ``read_included_excludes``): ``include: [_pages/about.md]``."""
+    found = {f.path for f in scan.files}
+    for pattern in site.include:
+        rel = pattern.strip("/")
+        if not rel or rel in found or not _is_post_name(rel) or ".." in rel.split("/"):
+            continue
+        if file_kind(rel, site) != "page":
+            continue
+        folder, _, name = rel.rpartition("/")
+        abs_dir = os.path.join(scan.top, *folder.split("/")) if folder else scan.top
+        for entry in scan.listing(folder, abs_dir) if os.path.isdir(abs_dir) else []:
+            if entry.name == name:
+                scan.look(entry, rel, True)
+
+
+def _discover_posts(scan: _Scan, site: Site, base_rel: str, base_abs: str) -> None:
+    """The posts (or drafts) under one ``_posts`` (``_drafts``) folder, at any depth."""
+    dated = base_rel.rsplit("/", 1)[-1] == "_posts"
+    stack: list[tuple[str, str]] = [("", base_abs)]
+    while stack:
+        inner_dir, abs_dir = stack.pop()
+        for entry in scan.listing(f"{base_rel}/{inner_dir}".rstrip("/"), abs_dir):
+            name = entry.name
+            if name.startswith("."):  # Jekyll's Dir["**/*"] does not see hidden entries
                 continue
-            if not _is_utf8_name(rel):
-                problems.append(Problem(_display(rel), "file name is not valid UTF-8"))
+            inner = f"{inner_dir}/{name}" if inner_dir else name
+            rel = f"{base_rel}/{inner}"
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if scan.look(entry, rel, False) == "dir":
+                    stack.append((inner, entry.path))
                 continue
-            files.append(
-                PostFile(rel, os.path.join(top, *rel.split("/")), st.st_size, st.st_mtime_ns)
-            )
-    files.sort(key=lambda f: f.path)
-    problems.sort(key=lambda p: p.path)
-    return files, problems
+            if not _is_post_name(name) or not _admitted(site, inner, rel, False):
+                continue
+            if dated and not _POST_NAME.fullmatch(name):
+                scan.problems.append(
+                    Problem(
+                        _display(rel),
+                        "not a post: a post's file name starts with its date (YYYY-MM-DD-title)",
+                    )
+                )
+                continue
+            scan.look(entry, rel, True)
 
 
 def _is_utf8_name(name: str) -> bool:
@@ -224,15 +516,24 @@ def _link_reason(exc: OSError) -> str:
 def read_post(
     root: str | os.PathLike[str], path: str | PurePath, *, timezone: str = DEFAULT_TIMEZONE
 ) -> Post:
-    """Read one post (``path`` relative to ``root``, POSIX form); PostError if it is bad."""
+    """Read one post (``path`` relative to ``root``, POSIX form); PostError if it is bad.
+
+    In a Jekyll site's root the file is read as the site has it (a post, a draft or a page);
+    NotPublished (a PostError) when the site does not publish it.
+    """
     top = arguments.fs_path(root, "root")
     path = arguments.post_path(path)
     parts = path.split("/")
     if not path or "\0" in path or os.path.isabs(path) or ".." in parts:
         raise InvalidArgumentError(f"post path must be relative to the corpus root: {path!r}")
     arguments.timezone(timezone)  # a bad zone is the caller's error, not the file's
-    data = read_bytes(os.path.join(top, *parts))
-    return parse_post(data, path, timezone=timezone)
+    abspath = os.path.join(top, *parts)
+    data = read_bytes(abspath)
+    try:
+        mtime_ns: int | None = os.stat(abspath).st_mtime_ns
+    except OSError:
+        mtime_ns = None
+    return parse_post(data, path, timezone=timezone, site=read_site(top), mtime_ns=mtime_ns)
 
 
 def read_bytes(abspath: str) -> bytes:
@@ -267,19 +568,29 @@ def read_corpus(
     *,
     timezone: str = DEFAULT_TIMEZONE,
     exclude: Iterable[str | os.PathLike[str]] = (),
+    drafts: bool = False,
 ) -> ReadResult:
     """Read every post under ``root``; a file that cannot be read is a Problem, not an exception.
 
-    ``exclude`` is one path or several (folders or files to leave out).
+    ``exclude`` is one path or several (folders or files to leave out). A Jekyll site's root
+    is read as Jekyll reads it (see :func:`discover`); files the site does not publish are left
+    out, and ``drafts`` reads its ``_drafts`` too.
     """
     root = arguments.fs_path(root, "root")
     arguments.timezone(timezone)
     exclude = arguments.fs_paths(exclude, "exclude")
-    files, problems = discover(root, exclude=exclude)
+    drafts = arguments.flag(drafts, "drafts")
+    site = read_site(root)
+    files, problems = discover(root, exclude=exclude, drafts=drafts, site=site)
     posts: list[Post] = []
     for file in files:
         try:
-            posts.append(parse_post(read_bytes(file.abspath), file.path, timezone=timezone))
+            data = read_bytes(file.abspath)
+            posts.append(
+                parse_post(data, file.path, timezone=timezone, site=site, mtime_ns=file.mtime_ns)
+            )
+        except NotPublished:
+            continue
         except PostError as exc:
             problems.append(Problem(file.path, exc.reason))
         except Exception as exc:  # one bad file must not stop the rest; the reason is kept
@@ -295,30 +606,7 @@ def site_timezone(root: str | os.PathLike[str]) -> str | None:
     parent. A config that is not valid YAML is searched for a ``timezone:`` line; an unknown zone
     name gives None.
     """
-    folder = Path(root)
-    folders = [folder, folder.parent] if folder.name == "_posts" else [folder]
-    for place in folders:
-        for name in ("_config.yml", "_config.yaml"):
-            try:
-                text = (place / name).read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
-            value: Any = None
-            try:
-                config = _load_yaml(text)
-                if isinstance(config, dict):
-                    value = config.get("timezone")
-            except Exception:  # a broken config is searched line by line below
-                match = re.search(r"^timezone[ \t]*:[ \t]*[\"']?([^\"'\s#]+)", text, re.M)
-                value = match.group(1) if match else None
-            if isinstance(value, str) and value.strip():
-                try:
-                    _zone(value.strip())
-                except ValueError:
-                    return None
-                return value.strip()
-            return None
-    return None
+    return read_site(root).timezone
 
 
 def _zone(name: str) -> CorpusZone:
@@ -334,15 +622,31 @@ def _zone(name: str) -> CorpusZone:
 # Parsing one post
 
 
-def parse_post(data: bytes, path: str, *, timezone: str = DEFAULT_TIMEZONE) -> Post:
+def parse_post(
+    data: bytes,
+    path: str,
+    *,
+    timezone: str = DEFAULT_TIMEZONE,
+    site: Site | None = None,
+    mtime_ns: int | None = None,
+) -> Post:
     """Turn the bytes of one file into a Post; ``path`` (relative, POSIX) is its name.
 
     A pure function of its arguments. Raises PostError when the bytes cannot be a post (binary,
-    empty, an unknown encoding, neither a title nor any text).
+    empty, an unknown encoding, neither a title nor any text), and NotPublished for a file of a
+    Jekyll site (``site``) that the site does not publish as a post or page: ``published:
+    false``, a file without front matter (a static file), a page with nothing to search.
+    ``mtime_ns`` (the file's modification time) dates a draft that gives no date of its own.
     """
     zone = _zone(timezone)
+    site = site or _FOLDER
+    kind = file_kind(path, site)
     warnings: list[str] = []
-    front, body, state = _split_front_matter(_decode(data, warnings))
+    if kind == "page" and not has_front_matter(data):
+        raise NotPublished("no front matter: a static file of the site")
+    text = _decode(data, warnings)
+    front, body, state = _split_front_matter(text)
+    del text  # a long post: the body is a copy of most of it
 
     recovered = False
     fields: dict[str, Any] = {}
@@ -356,12 +660,24 @@ def parse_post(data: bytes, path: str, *, timezone: str = DEFAULT_TIMEZONE) -> P
         warnings.append("front matter is not closed by '---': fields recovered line by line")
     else:
         warnings.append("no front matter: title taken from the text")
+    if site.is_site and "published" in fields and not _published(fields["published"]):
+        raise NotPublished("published: false")
 
     basename = path.rsplit("/", 1)[-1]
     stem = basename.rsplit(".", 1)[0] if "." in basename else basename
     name_date, name_slug = _name_date(stem, zone)
-    date = _post_date(fields.get("date"), "date" in fields, name_date, zone, warnings)
-    categories = _terms(fields.get("categories") or fields.get("category"))
+    if kind == "page":
+        # A page has the date of its front matter, if any: its name is not a post's.
+        date = _page_date(fields.get("date"), zone, warnings)
+    elif kind == "draft" and name_date is None:
+        # Jekyll dates a draft without a date by its file's modification time.
+        date = _draft_date(fields.get("date"), mtime_ns, zone, warnings)
+    else:
+        date = _post_date(fields.get("date"), "date" in fields, name_date, zone, warnings)
+    if site.is_site:
+        categories = _jekyll_categories(path, kind, fields)
+    else:
+        categories = _terms(fields.get("categories") or fields.get("category"))
     tags = _terms(fields.get("tags") or fields.get("tag"))
 
     body, source_url = _extract_links(_strip_liquid(body))
@@ -370,13 +686,20 @@ def parse_post(data: bytes, path: str, *, timezone: str = DEFAULT_TIMEZONE) -> P
     title = " ".join(_html.unescape(_scalar(fields.get("title"))).split())
     if not title:
         if not body_text:
+            if kind == "page":
+                raise NotPublished("a page without a title or any text")
             raise PostError("no title and no text")
         title = _derive_title(body_text)
         if state != "none":  # a file without front matter already has its warning
             warnings.append("title is empty: taken from the text")
 
-    slug = _scalar(fields.get("slug")).strip() or name_slug
-    url = _permalink(_scalar(fields.get("permalink")).strip(), categories, date, zone, slug)
+    permalink = _scalar(fields.get("permalink")).strip()
+    if kind == "page":
+        url = _page_url(path, permalink, site)
+    else:
+        slug = _scalar(fields.get("slug")).strip() or name_slug
+        template = permalink or site.post_template
+        url = _permalink(template, categories, date, zone, slug)
     return Post(
         path=path,
         title=title,
@@ -389,6 +712,53 @@ def parse_post(data: bytes, path: str, *, timezone: str = DEFAULT_TIMEZONE) -> P
         recovered=recovered,
         warnings=tuple(warnings),
     )
+
+
+_FOLDER = Site()
+#: Jekyll's ``Utils.has_yaml_header?``: a page's file starts with ``---`` (a UTF-8 BOM allowed).
+_PAGE_HEADER = re.compile(rb"(?:\xef\xbb\xbf)?---[ \t]*\r?\n")
+
+
+def has_front_matter(head: bytes) -> bool:
+    """Whether a file that starts with ``head`` (its first bytes: 64 are enough) has front
+    matter as Jekyll sees it: without it, a file of a site that is not a post is static."""
+    return _PAGE_HEADER.match(head) is not None
+
+
+def read_head(abspath: str, size: int = 64) -> bytes:
+    """The first bytes of a file (b"" if it cannot be read: reading it later will say why)."""
+    try:
+        fd = os.open(abspath, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return b""
+    try:
+        return os.read(fd, size) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
+#: Values of ``published:`` that Jekyll reads as false (YAML's false, and null).
+_UNPUBLISHED = frozenset(("false", "no", "off", "n"))
+
+
+def _published(value: Any) -> bool:
+    if value is None:
+        return False  # ``published:`` with no value is nil for Jekyll: not published
+    return _scalar(value).strip().lower() not in _UNPUBLISHED
+
+
+def _jekyll_categories(path: str, kind: str, fields: dict[str, Any]) -> tuple[str, ...]:
+    """Jekyll's categories: the folders above ``_posts`` (posts and drafts), then the front
+    matter's ``categories``, then its ``category``."""
+    parts = path.split("/")
+    above: list[str] = []
+    if kind != "page":
+        special = "_posts" if kind == "post" else "_drafts"
+        above = parts[: parts.index(special)]
+    found = (*above, *_terms(fields.get("categories")), *_terms(fields.get("category")))
+    return tuple(dict.fromkeys(found))
 
 
 # --- bytes -> str ---------------------------------------------------------------------------------
@@ -685,29 +1055,54 @@ def _name_date(stem: str, zone: tzinfo) -> tuple[datetime | None, str]:
     return date, match[4]
 
 
-def _post_date(
-    raw: Any, present: bool, name_date: datetime | None, zone: tzinfo, warnings: list[str]
-) -> datetime | None:
+def _front_date(raw: Any, present: bool, zone: tzinfo) -> tuple[datetime | None, str]:
+    """The front matter's date in the corpus zone, or None and what is wrong with it."""
     value = _scalar(raw).strip()
     if value and not _ZONE_ONLY.fullmatch(value):
         date = _parse_date(value, zone)
         # Dates are kept in the corpus zone: filters, facets, permalinks and display agree.
         local = in_zone(date, zone) if date is not None else None
         if local is not None:
-            return local
+            return local, ""
         if date is None:
-            problem = f"date {value!r} is not a valid date"
-        else:  # 9999-12-31 23:00 Z is in year 10000 at +08:00
-            problem = f"date {value!r} is out of range in time zone {zone}"
-    elif present:
-        problem = "date is empty"
-    else:
-        problem = "no date"
+            return None, f"date {value!r} is not a valid date"
+        # 9999-12-31 23:00 Z is in year 10000 at +08:00
+        return None, f"date {value!r} is out of range in time zone {zone}"
+    return None, "date is empty" if present else "no date"
+
+
+def _post_date(
+    raw: Any, present: bool, name_date: datetime | None, zone: tzinfo, warnings: list[str]
+) -> datetime | None:
+    date, problem = _front_date(raw, present, zone)
+    if date is not None:
+        return date
     if name_date is not None:
         warnings.append(f"{problem}: used the file name's date {day_text(name_date)}")
         return name_date
     warnings.append(f"{problem} and the file name has none: the post has no date")
     return None
+
+
+def _page_date(raw: Any, zone: tzinfo, warnings: list[str]) -> datetime | None:
+    date, problem = _front_date(raw, raw is not None, zone)
+    if date is None and raw is not None and _scalar(raw).strip():
+        warnings.append(f"{problem}: the page has no date")
+    return date
+
+
+def _draft_date(
+    raw: Any, mtime_ns: int | None, zone: tzinfo, warnings: list[str]
+) -> datetime | None:
+    date, problem = _front_date(raw, raw is not None, zone)
+    if date is not None:
+        return date
+    if mtime_ns is None:
+        warnings.append(f"{problem} and no modification time was given: the draft has no date")
+        return None
+    if raw is not None and _scalar(raw).strip():
+        warnings.append(f"{problem}: used the file's modification time")
+    return from_timestamp(mtime_ns // 1_000_000_000, zone)
 
 
 # --- body -> text ---------------------------------------------------------------------------------
@@ -927,12 +1322,22 @@ def _derive_title(text: str) -> str:
 
 # --- permalink ------------------------------------------------------------------------------------
 
-_PLACEHOLDER = re.compile(
-    r":(categories|year|month|day|i_month|i_day|short_year|hour|minute|second|title|slug|output_ext)"
-)
+#: A placeholder of a permalink template (Jekyll's ``UrlDrop``): a name of letters and ``_``.
+_PLACEHOLDER = re.compile(r":([a-z_]+)")
+#: Values that depend on the date: empty for a post without one.
+_DATE_PLACEHOLDERS = (
+    "year", "month", "day", "i_month", "i_day", "short_year", "hour", "minute", "second",
+    "y_day", "short_month", "long_month", "short_day", "long_day", "week", "w_year", "w_day",
+)  # fmt: skip
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)  # fmt: skip
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 #: RFC 3986 path characters stay as they are (as in Jekyll); anything else is percent-encoded.
 _URL_SAFE = "/!$&'()*+,;=:@~"
 _SLUG_JUNK = re.compile(r"[^\w.~!$&'()+,;=@]+|_+")
+_SLUG_DEFAULT_JUNK = re.compile(r"[^\w]+|_+")
 
 
 def _slugify(value: str) -> str:
@@ -954,13 +1359,19 @@ def _permalink(
             day = f"{local.year:04d}/{local.month:02d}/{local.day:02d}"
             url = f"/{_quote(category_path)}/{day}/{_quote(title)}.html"
         return _SLASHES.sub("/", url)
-    values: dict[str, str] = {
-        "categories": category_path,
-        "title": title,
-        "slug": title,
-        "output_ext": ".html",
-    }
+    values: dict[str, str] = dict.fromkeys(_DATE_PLACEHOLDERS, "")
+    values.update(
+        categories=category_path,
+        slugified_categories="/".join(
+            dict.fromkeys(_SLUG_DEFAULT_JUNK.sub("-", c).strip("-").lower() for c in categories)
+        ),
+        title=title,
+        slug=title,
+        output_ext=".html",
+        collection="posts",
+    )
     if local is not None:
+        iso_year, iso_week, iso_day = local.isocalendar()
         values.update(
             year=f"{local.year:04d}",
             month=f"{local.month:02d}",
@@ -971,12 +1382,60 @@ def _permalink(
             hour=f"{local.hour:02d}",
             minute=f"{local.minute:02d}",
             second=f"{local.second:02d}",
+            y_day=f"{local.timetuple().tm_yday:03d}",
+            short_month=_MONTHS[local.month - 1][:3],
+            long_month=_MONTHS[local.month - 1],
+            short_day=_DAYS[local.weekday()][:3],
+            long_day=_DAYS[local.weekday()],
+            week=f"{iso_week:02d}",
+            w_year=f"{iso_year:04d}",
+            w_day=str(iso_day),
         )
+    return _fill(template, values)
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    """A permalink template with its placeholders replaced (``:month_:day`` is ``:month``,
+    ``_``, ``:day``), sanitised as Jekyll's ``URL#sanitize_url`` does."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in values:
+            return _quote(values[name])
+        if name.endswith("_") and name[:-1] in values:
+            return _quote(values[name[:-1]]) + "_"
+        return match.group()  # not a placeholder Jekyll knows: left as written
+
     # The template's own text may hold escapes already (keep '%'); values are escaped whole.
-    url = _PLACEHOLDER.sub(
-        lambda m: _quote(values.get(m.group(1), "")), quote(template, safe=_URL_SAFE + "%")
-    )
-    return _SLASHES.sub("/", "/" + url)
+    url = _PLACEHOLDER.sub(value, quote(template, safe=_URL_SAFE + "%"))
+    url = ("/" + url).replace("..", "/").replace("./", "")
+    return _SLASHES.sub("/", url)
+
+
+def _page_url(path: str, permalink: str, site: Site) -> str:
+    """A page's URL as Jekyll makes it: its ``permalink:``, else ``/folder/name.html``
+    (``/folder/name/`` with the ``pretty`` style) and ``/folder/`` for an ``index`` page."""
+    folder, _, name = path.rpartition("/")
+    basename = name[: -len(name.rsplit(".", 1)[-1]) - 1] if "." in name else name
+    basename = basename.rstrip(".")
+    if permalink:
+        template = permalink
+    elif basename == "index":
+        template = "/:path/"
+    else:
+        template = "/:path/:basename" + _page_suffix(site.permalink)
+    return _fill(template, {"path": "/" + folder, "basename": basename, "output_ext": ".html"})
+
+
+def _page_suffix(style: str) -> str:
+    """Jekyll's ``Utils.add_permalink_suffix``: how the site's style ends a page's URL."""
+    if style == "pretty":
+        return "/"
+    if style in ("date", "ordinal", "none"):
+        return ":output_ext"
+    if style.endswith("/"):
+        return "/"
+    return ":output_ext" if style.endswith(":output_ext") else ""
 
 
 _SLASHES = re.compile(r"/{2,}")

@@ -64,6 +64,9 @@ class IndexInfo:
     timezone: str
     analysis: dict[str, object]
     generation: int
+    #: How the corpus folder was read: "jekyll site" or "folder of posts"; drafts included?
+    mode: str = "folder of posts"
+    drafts: bool = False
 
 
 @dataclass
@@ -628,6 +631,8 @@ class SearchIndex:
                 timezone=self.timezone,
                 analysis=snap.settings.analysis.describe(),
                 generation=snap.generation,
+                mode=snap.settings.reading_mode,
+                drafts=snap.settings.drafts,
             )
 
     def _size_on_disk(self) -> int:

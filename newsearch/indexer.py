@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import arguments, corpus, store
@@ -67,8 +67,11 @@ class _BatchResult:
     batch: int
     segment: Any = None
     indexed: list[str] = field(default_factory=list)
+    #: Re-added with the same content, for their new size and mtime (see _index_batch).
     touched: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    #: Files of a Jekyll site that it does not publish (``published: false``, static files).
+    skipped: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     text_bytes: int = 0
@@ -79,7 +82,13 @@ class _BatchResult:
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(index_dir: str, schema: NewsearchSchema, queue: Any, parent: int | None) -> None:
+def _init_worker(
+    index_dir: str,
+    schema: NewsearchSchema,
+    queue: Any,
+    parent: int | None,
+    site: corpus.Site | None = None,
+) -> None:
     if parent is not None:
         _die_with_parent()
         if os.getppid() != parent:
@@ -94,6 +103,7 @@ def _init_worker(index_dir: str, schema: NewsearchSchema, queue: Any, parent: in
         analyzer=Analyzer(settings.analysis),
         timezone=settings.timezone,
         queue=queue,
+        site=site or corpus.Site(),
     )
 
 
@@ -123,6 +133,7 @@ def _index_batch(batch: int, jobs: list[_Job]) -> _BatchResult:
     storage = _worker["storage"]
     analyzer: Analyzer = _worker["analyzer"]
     tz: str = _worker["timezone"]
+    site: corpus.Site = _worker["site"]
     queue = _worker["queue"]
     result = _BatchResult(batch)
     builder = store.SegmentBuilder(storage, _worker["schema"])
@@ -138,11 +149,13 @@ def _index_batch(batch: int, jobs: list[_Job]) -> _BatchResult:
                 result.problems.append(Problem(job.path, str(exc)))
                 continue
             sha1 = content_hash(data)
-            if sha1 == job.old_sha1:
-                result.touched.append(job.path)
-                continue
             try:
-                post = corpus.parse_post(data, job.path, timezone=tz)
+                post = corpus.parse_post(
+                    data, job.path, timezone=tz, site=site, mtime_ns=job.mtime_ns
+                )
+            except corpus.NotPublished:
+                result.skipped.append(job.path)
+                continue
             except corpus.PostError as exc:
                 result.failed.append(job.path)
                 result.problems.append(Problem(job.path, str(exc)))
@@ -156,9 +169,12 @@ def _index_batch(batch: int, jobs: list[_Job]) -> _BatchResult:
                 )
                 continue
             del data  # a long post: its bytes are not needed while it is analysed
+            # A file whose content did not change (touched, copied back) is added again all the
+            # same: its document must carry its new size and mtime, or every later build would
+            # read and hash it again. Counted as unchanged.
             doc = make_document(post, analyzer, FileState(job.size, job.mtime_ns, sha1), tz)
             builder.add(doc)
-            result.indexed.append(job.path)
+            (result.touched if sha1 == job.old_sha1 else result.indexed).append(job.path)
             result.text_bytes += doc.text_bytes
             for w in post.warnings:
                 result.warnings.append(Problem(job.path, w))
@@ -197,12 +213,17 @@ def build_index(
     timezone: str | None = None,
     wait_for_lock: bool = False,
     optimize: bool = False,
+    drafts: bool | None = None,
 ) -> IndexReport:
     """Bring the index in ``index_dir`` up to date with the posts in ``corpus_dir``.
 
     Only new and changed posts are analysed; posts whose files are gone are removed. Posts that
     cannot be read are reported in ``IndexReport.problems`` and never stop the build. Small
     segments left by incremental builds are merged now and then; ``optimize`` merges them all.
+
+    The user dictionary, the time zone and ``drafts`` are kept with the index: None keeps what
+    the index has. ``user_dict`` is a file (its content is kept; another content rebuilds the
+    index with it) or ``""`` for none. ``drafts`` reads a Jekyll site's ``_drafts`` folders.
     """
     started = time.perf_counter()
     corpus_root = os.path.abspath(arguments.fs_path(corpus_dir, "corpus_dir"))
@@ -211,14 +232,24 @@ def build_index(
     arguments.flag(wait_for_lock, "wait_for_lock")
     arguments.flag(optimize, "optimize")
     jobs = arguments.optional_count(jobs, "jobs") or default_jobs()
-    user_dict_path = None if user_dict is None else arguments.fs_path(user_dict, "user_dict")
+    # "" drops the index's dictionary; None keeps it.
+    user_dict_path = (
+        None
+        if user_dict is None
+        else ""
+        if isinstance(user_dict, str) and not user_dict
+        else arguments.fs_path(user_dict, "user_dict")
+    )
+    drafts = None if drafts is None else arguments.flag(drafts, "drafts")
     arguments.callback(progress, "progress")
     timezone = None if timezone is None else arguments.timezone(timezone)
     if not os.path.isdir(corpus_root):
         raise CorpusError(f"corpus folder not found: {corpus_root}")
     if folder == corpus_root:
         raise CorpusError("the index folder cannot be the corpus folder")
-    user_dict_text = read_user_dict(user_dict_path) if user_dict_path else None
+    user_dict_text: str | None = None  # None: the index's own
+    if user_dict_path is not None:
+        user_dict_text = read_user_dict(user_dict_path) if user_dict_path else ""
 
     kind = store.folder_kind(folder)
     if kind == "foreign":
@@ -245,6 +276,7 @@ def build_index(
             progress,
             started,
             optimize,
+            drafts,
         )
     finally:
         lock.release()
@@ -260,6 +292,7 @@ def _build(
     progress: ProgressCallback | None,
     started: float,
     optimize: bool = False,
+    drafts: bool | None = None,
 ) -> IndexReport:
     storage = store.storage_for(folder)
     toc = None
@@ -272,14 +305,35 @@ def _build(
             raise
     last_generation = _latest_generation(storage)
 
+    site = corpus.read_site(corpus_root)
+    stored = toc.schema.settings() if toc is not None else None
+    wanted = _wanted_settings(stored, site, user_dict, drafts)
+    reason = None
+    if stored is not None and not rebuild:
+        _check_settings(stored, timezone)
+        reason = _rebuild_reason(stored, wanted)
+        # Another dictionary or another way of reading the folder changes unchanged posts too:
+        # the same rebuild as --rebuild, keeping the index's time zone.
+        rebuild = reason is not None
+    settings_changed = False
     if toc is not None and not rebuild:
         schema: NewsearchSchema = toc.schema
         settings = schema.settings()
-        _check_settings(settings, user_dict, timezone)
+        if settings.reading != wanted.reading:  # --drafts given or left out: no rebuild
+            settings = replace(settings, reading=wanted.reading)
+            schema.newsearch_settings = settings.to_dict()
+            settings_changed = True
         segments = list(toc.segments)
     else:
-        tz = timezone or corpus.site_timezone(corpus_root) or corpus.DEFAULT_TIMEZONE
-        settings = IndexSettings(current_settings(user_dict), validate_timezone(tz))
+        if reason is not None and stored is not None:
+            tz = stored.timezone
+        else:
+            tz = timezone or site.timezone or corpus.DEFAULT_TIMEZONE
+        settings = IndexSettings(
+            current_settings(wanted.user_dict),
+            validate_timezone(tz),
+            reading=wanted.reading,
+        )
         schema = make_schema(settings)
         segments = []
     generation = last_generation + 1
@@ -287,17 +341,25 @@ def _build(
     if toc is not None:
         store.clean_up(storage, folder, toc.generation, list(toc.segments))
 
-    files, problems = corpus.discover(corpus_root, exclude=(folder,))
+    files, problems = corpus.discover(
+        corpus_root, exclude=(folder,), drafts=settings.drafts, site=site
+    )
     indexed = _indexed_state(folder, segments) if segments else {}
     seen: set[str] = set()
     jobs_list: list[_Job] = []
     unchanged = 0
     for f in files:
-        seen.add(f.path)
         old = indexed.get(f.path)
         if old is not None and old[1].size == f.size and old[1].mtime_ns == f.mtime_ns:
+            seen.add(f.path)
             unchanged += 1
             continue
+        if site.is_site and corpus.file_kind(f.path, site) == "page":
+            # A site's file without front matter is static (Jekyll copies it): its first bytes
+            # say so, and it is not read on every build.
+            if not corpus.has_front_matter(corpus.read_head(f.abspath)):
+                continue
+        seen.add(f.path)
         jobs_list.append(_Job(f.path, f.abspath, f.size, f.mtime_ns, old[1].sha1 if old else None))
     removed_paths = [p for p in indexed if p not in seen]
 
@@ -313,10 +375,14 @@ def _build(
     report.announce(Progress("index", 0, len(jobs_list), 0, total_bytes))
     if batches:
         if jobs == 1 or len(batches) == 1:
-            _run_serial(report, batches, folder, schema)
+            _run_serial(report, batches, folder, schema, site)
         else:
-            _run_parallel(report, batches, folder, schema, jobs)
-    if report.pending_deletions or (toc is None or rebuild) and not report.commits:
+            _run_parallel(report, batches, folder, schema, jobs, site)
+    if (
+        report.pending_deletions
+        or (toc is None or rebuild or settings_changed)
+        and not report.commits
+    ):
         report.commit(None, [])
     to_merge = _merge_policy(report.segments, optimize)
     if to_merge:
@@ -340,6 +406,7 @@ def _build(
         file_bytes=total_bytes,
         jobs=jobs,
         rebuilt=rebuild,
+        rebuild_reason=reason,
     )
 
 
@@ -382,7 +449,7 @@ def _latest_generation(storage: Any) -> int:
     return int(TOC._latest_generation(storage, store.INDEX_NAME))
 
 
-def _check_settings(settings: IndexSettings, user_dict: str | None, timezone: str | None) -> None:
+def _check_settings(settings: IndexSettings, timezone: str | None) -> None:
     from .analysis import ANALYSIS_VERSION
 
     if settings.schema_version != SCHEMA_VERSION or settings.analysis.version != ANALYSIS_VERSION:
@@ -390,19 +457,48 @@ def _check_settings(settings: IndexSettings, user_dict: str | None, timezone: st
             "the index was built by another newsearch version; rebuild it with: "
             "newsearch index --rebuild"
         )
-    if (settings.analysis.user_dict or None) != (user_dict or None):
-        have = (
-            "a different user dictionary" if settings.analysis.user_dict else "no user dictionary"
-        )
-        raise RebuildRequiredError(
-            f"the index was built with {have}; to change the analysis, rebuild it with: "
-            "newsearch index --rebuild" + (" --user-dict FILE" if user_dict else "")
-        )
     if timezone and validate_timezone(timezone) != settings.timezone:
         raise RebuildRequiredError(
             f"the index was built for time zone {settings.timezone}; to use {timezone}, rebuild "
             "it with: newsearch index --rebuild --timezone " + timezone
         )
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """The settings a build asks for, with what was left out taken from the index."""
+
+    user_dict: str | None
+    reading: dict[str, Any]
+
+
+def _wanted_settings(
+    stored: IndexSettings | None, site: corpus.Site, user_dict: str | None, drafts: bool | None
+) -> _Wanted:
+    if user_dict is None:
+        user_dict = stored.analysis.user_dict if stored is not None else None
+    if drafts is None:
+        drafts = stored.drafts if stored is not None else False
+    reading = {**site.reading(), "drafts": bool(drafts)}
+    return _Wanted(user_dict or None, reading)
+
+
+def _rebuild_reason(stored: IndexSettings, wanted: _Wanted) -> str | None:
+    """Why unchanged posts would now read or analyse otherwise, or None."""
+    have, want = stored.analysis.user_dict or None, wanted.user_dict
+    if have != want:
+        if have is None:
+            return "a user dictionary was given"
+        return "the user dictionary was removed" if want is None else "the user dictionary changed"
+    old, new = stored.reading_mode, wanted.reading["mode"]
+    if old != new:
+        if new == corpus.SITE_MODE:
+            return "the folder is now read as a Jekyll site (it has a _config.yml)"
+        return "the folder is now read as a folder of posts (it has no _config.yml)"
+    old_link, new_link = stored.reading.get("permalink", ""), wanted.reading["permalink"]
+    if old_link != new_link:
+        return f"the site's permalink changed ({old_link or 'date'} to {new_link or 'date'})"
+    return None
 
 
 def _indexed_state(folder: str, segments: list[Any]) -> dict[str, tuple[int, FileState]]:
@@ -514,7 +610,10 @@ class _Run:
         self.problems.extend(result.problems)
         self.warnings.extend(result.warnings)
         self.text_bytes += result.text_bytes
-        self.delete([p for p in result.indexed + result.failed if p in self.indexed])
+        # A post that became unpublished leaves the index as a deleted one does.
+        self.removed += len([p for p in result.skipped if p in self.indexed])
+        replaced = result.indexed + result.touched + result.failed + result.skipped
+        self.delete([p for p in replaced if p in self.indexed])
         self.commit(result.segment, result.indexed)
 
     def merge(self, segments: list[Any]) -> None:
@@ -554,8 +653,14 @@ class _InlineQueue:
         self.run.advance(*item)
 
 
-def _run_serial(run: _Run, batches: list[list[_Job]], folder: str, schema: NewsearchSchema) -> None:
-    _init_worker(folder, schema, _InlineQueue(run), None)
+def _run_serial(
+    run: _Run,
+    batches: list[list[_Job]],
+    folder: str,
+    schema: NewsearchSchema,
+    site: corpus.Site | None = None,
+) -> None:
+    _init_worker(folder, schema, _InlineQueue(run), None, site)
     try:
         for i, batch in enumerate(batches):
             run.accept(_index_batch(i, batch))
@@ -564,7 +669,12 @@ def _run_serial(run: _Run, batches: list[list[_Job]], folder: str, schema: Newse
 
 
 def _run_parallel(
-    run: _Run, batches: list[list[_Job]], folder: str, schema: NewsearchSchema, jobs: int
+    run: _Run,
+    batches: list[list[_Job]],
+    folder: str,
+    schema: NewsearchSchema,
+    jobs: int,
+    site: corpus.Site | None = None,
 ) -> None:
     import multiprocessing as mp
 
@@ -578,7 +688,7 @@ def _run_parallel(
         max_workers=min(jobs, len(batches)),
         mp_context=ctx,
         initializer=_init_worker,
-        initargs=(folder, schema, queue, os.getpid()),
+        initargs=(folder, schema, queue, os.getpid(), site),
     )
     futures: dict[Future[_BatchResult], int] = {}
     finished: dict[int, _BatchResult] = {}

@@ -75,7 +75,11 @@ class IndexReport:
     text_bytes: int = 0
     file_bytes: int = 0
     jobs: int = 1
+    #: The index was built from scratch: asked for (``rebuild``), or because of ``rebuild_reason``.
     rebuilt: bool = False
+    #: Why a build became a rebuild by itself (another user dictionary, a folder now read as a
+    #: Jekyll site, ...); None otherwise.
+    rebuild_reason: str | None = None
 
     @property
     def changed(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -116,11 +116,23 @@ class NewsearchSchema(fields.Schema):
 
 @dataclass(frozen=True)
 class IndexSettings:
-    """Analysis settings plus the corpus time zone: what a build must agree with."""
+    """Analysis settings, the corpus time zone and how the folder is read: what a build must
+    agree with (a change of the analysis or of the reading rebuilds the index)."""
 
     analysis: AnalysisSettings
     timezone: str
     schema_version: int = SCHEMA_VERSION
+    #: How the corpus folder is read: ``mode`` ("jekyll site" or "folder of posts"), the site's
+    #: ``permalink`` and ``drafts``. An index of an older newsearch has none: a folder of posts.
+    reading: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+
+    @property
+    def reading_mode(self) -> str:
+        return str(self.reading.get("mode") or "folder of posts")
+
+    @property
+    def drafts(self) -> bool:
+        return bool(self.reading.get("drafts", False))
 
     def to_dict(self) -> dict[str, Any]:
         a = self.analysis
@@ -131,6 +143,7 @@ class IndexSettings:
             "table": dict(a.table),
             "user_dict": a.user_dict,
             "timezone": self.timezone,
+            "reading": dict(self.reading),
         }
 
     @classmethod
@@ -141,7 +154,13 @@ class IndexSettings:
             table=dict(d.get("table", {})),
             user_dict=d.get("user_dict"),
         )
-        return cls(analysis, str(d.get("timezone", "")), int(d.get("schema_version", 0)))
+        reading = d.get("reading")
+        return cls(
+            analysis,
+            str(d.get("timezone", "")),
+            int(d.get("schema_version", 0)),
+            dict(reading) if isinstance(reading, dict) else {},
+        )
 
 
 def make_schema(settings: IndexSettings) -> NewsearchSchema:

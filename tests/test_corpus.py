@@ -12,6 +12,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -1016,10 +1017,10 @@ def test_read_corpus_keeps_unexpected_errors_as_problems(
 ) -> None:
     real = corpus.parse_post
 
-    def failing(data: bytes, path: str, *, timezone: str = DEFAULT_TIMEZONE) -> Post:
+    def failing(data: bytes, path: str, **kwargs: Any) -> Post:
         if path == "a.MD":
             raise RuntimeError("boom")
-        return real(data, path, timezone=timezone)
+        return real(data, path, **kwargs)
 
     monkeypatch.setattr(corpus, "parse_post", failing)
     result = read_corpus(tree)

@@ -362,28 +362,64 @@ def test_rebuild_of_a_real_index_keeps_the_results(finews_dir: Path, tmp_path: P
         assert len(ix) == 141
 
 
-def test_another_user_dictionary_requires_a_rebuild(tmp_path: Path) -> None:
+def test_the_user_dictionary_is_kept_with_the_index(tmp_path: Path) -> None:
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     fruit_corpus(corpus)
     write_post(corpus, "2022-05-06-covid.md", "疫情", "新冠肺炎疫情防控工作有序开展。")
-    build(corpus, index)
+    assert build(corpus, index).rebuild_reason is None
     ud = tmp_path / "words.txt"
     ud.write_text("新冠肺炎 10 n\n", encoding="utf-8")
-    with pytest.raises(RebuildRequiredError, match="rebuild"):
-        build(corpus, index, user_dict=ud)
-    report = build(corpus, index, user_dict=ud, rebuild=True)
-    assert report.total == 5
+
+    def words() -> object:
+        with open_index(index) as ix:
+            return ix.info().analysis["user_dict_words"]
+
+    # A dictionary where there was none: the index is rebuilt with it, and says why.
+    given = build(corpus, index, user_dict=ud)
+    assert given.rebuilt and given.rebuild_reason == "a user dictionary was given"
+    assert given.total == 5 and given.added == 5
+    assert words() == 1
+    # Left out, it is kept (as an omitted time zone is): no rebuild, no error, nothing read.
+    kept = build(corpus, index)
+    assert not kept.rebuilt and kept.rebuild_reason is None and counts(kept) == (0, 0, 0, 5)
+    assert words() == 1
+    # The file may move: its content is what is kept. The same content again changes nothing.
+    moved = tmp_path / "moved.txt"
+    moved.write_text("新冠肺炎 10 n\n", encoding="utf-8")
+    assert not build(corpus, index, user_dict=moved).rebuilt
+    ud.unlink()
+    assert build(corpus, index).total == 5
+    # Another content rebuilds the index with it; "" drops the dictionary.
+    other = tmp_path / "other.txt"
+    other.write_text("疫情防控 10 n\n有序开展 10 n\n", encoding="utf-8")
+    changed = build(corpus, index, user_dict=other)
+    assert changed.rebuilt and changed.rebuild_reason == "the user dictionary changed"
+    assert words() == 2
+    with open_index(index) as ix:
+        assert paths(ix.search('"疫情防控"')) == ["2022-05-06-covid.md"]
+    dropped = build(corpus, index, user_dict="")
+    assert dropped.rebuilt and dropped.rebuild_reason == "the user dictionary was removed"
+    assert words() == 0
+    assert not build(corpus, index, user_dict="").rebuilt
+
+
+def test_a_rebuild_keeps_the_user_dictionary_and_the_time_zone(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    ud = tmp_path / "words.txt"
+    ud.write_text("葡萄酒出口 10 n\n", encoding="utf-8")
+    build(corpus, index, user_dict=ud, timezone="Europe/Paris")
+    other = tmp_path / "other.txt"
+    other.write_text("香蕉价格 10 n\n", encoding="utf-8")
+    # The automatic rebuild keeps the zone the index was built for.
+    assert build(corpus, index, user_dict=other).rebuilt
+    with open_index(index) as ix:
+        assert ix.timezone == "Europe/Paris"
+    # --rebuild without --user-dict keeps the dictionary too.
+    assert build(corpus, index, rebuild=True, timezone="Europe/Paris").rebuilt
     with open_index(index) as ix:
         assert ix.info().analysis["user_dict_words"] == 1
-        assert paths(ix.search("新冠肺炎")) == ["2022-05-06-covid.md"]
-    # The same dictionary again is fine; another one, or none, is not.
-    assert build(corpus, index, user_dict=ud).total == 5
-    other = tmp_path / "other.txt"
-    other.write_text("疫情防控 10 n\n", encoding="utf-8")
-    with pytest.raises(RebuildRequiredError, match="rebuild"):
-        build(corpus, index, user_dict=other)
-    with pytest.raises(RebuildRequiredError, match="rebuild"):
-        build(corpus, index)
+        assert ix.timezone == "Europe/Paris"
 
 
 def test_another_time_zone_requires_a_rebuild(tmp_path: Path) -> None:
