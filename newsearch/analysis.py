@@ -54,7 +54,7 @@ _ALNUM_GAP_RE = re.compile(rf"(?<={_ALNUM_CHAR}){_SEPARATOR}(?={_ALNUM_CHAR})")
 _SEPARATOR_RE = re.compile(_SEPARATOR)
 
 #: Texts are analysed in pieces of about this many characters (see ``Analyzer.terms``).
-PIECE_CHARS = 1 << 16
+PIECE_CHARS = 1 << 14
 #: Where a piece may end when no line break is near: characters that are never part of a token,
 #: before or after normalisation (a test checks it), so no token runs across the cut.
 _CUT_RE = re.compile(r"[\s。，、；：！？,;:!?]")

@@ -106,6 +106,52 @@ def test_incremental_add_change_delete_touch(tmp_path: Path) -> None:
     assert again.total == 4
 
 
+def reads(corpus: Path, index: Path, monkeypatch: pytest.MonkeyPatch, **kwargs: object) -> int:
+    """How many post files one build (in this process) opens and reads."""
+    opened: list[str] = []
+    real = indexer.corpus.read_bytes
+
+    def counting(abspath: str) -> bytes:
+        opened.append(abspath)
+        return real(abspath)
+
+    with monkeypatch.context() as m:
+        m.setattr(indexer.corpus, "read_bytes", counting)
+        seen: list[Progress] = []
+        build(corpus, index, progress=seen.append, **kwargs)
+    assert seen[0].phase == "index" and seen[0].total == len(opened)
+    return len(opened)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_touched_files_are_read_once_then_never_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    fruit_corpus(corpus)
+    build(corpus, index)
+    later = time.time() + 10
+    for post in corpus.iterdir():  # touch corpus/*.md
+        os.utime(post, (later, later))
+    touched = build(corpus, index, jobs=jobs)
+    assert counts(touched) == (0, 0, 0, 4) and not touched.changed
+    assert touched.total == 4 and touched.problems == ()
+    # The stored state is the files' own now: the next builds read nothing.
+    snap = store.Snapshot(str(index))
+    try:
+        states = {path: state for _, path, state in snap.states()}
+    finally:
+        snap.close()
+    assert sorted(states) == sorted(p.name for p in corpus.iterdir())
+    for path, state in states.items():
+        assert state is not None and state.mtime_ns == (corpus / path).stat().st_mtime_ns
+    assert reads(corpus, index, monkeypatch) == 0
+    again = build(corpus, index)
+    assert counts(again) == (0, 0, 0, 4)
+    with open_index(index) as ix:
+        assert len(ix) == 4 and paths(ix.search("葡萄酒")) == ["2022-05-04-grape.md"]
+
+
 def test_changed_content_with_the_same_size_and_mtime_of_another_run(tmp_path: Path) -> None:
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     fruit_corpus(corpus)
