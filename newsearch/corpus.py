@@ -1281,7 +1281,14 @@ def _html_to_text(markup: str) -> str:
     if _DROP_TAG.search(markup):
         tree.strip_tags(_DROP_TAGS, recursive=True)
     root = tree.body or tree.root
-    return _normalise(root.text()) if root is not None else ""
+    if root is None:
+        return ""
+    if len(markup) <= _NORMALISE_PIECE:
+        return _normalise(root.text())
+    # A long body: the text of each child in turn is the same text (the text of a node is
+    # that of its children, in order), without lexbor's copy of it all and its decoding.
+    del markup
+    return _normalise("".join([child.text() for child in root.iter(include_text=True)]))
 
 
 def _normalise(text: str) -> str:

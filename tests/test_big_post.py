@@ -102,3 +102,21 @@ def test_a_post_of_many_pieces_is_found_across_them(real_text: str, tmp_path: Pa
             hits = ix.search(f'"{phrase}"').hits
             assert [h.path for h in hits] == ["2022-05-01-long.md"], phrase
             assert hits[0].match == "literal"
+
+
+def test_a_long_html_body_gives_the_text_of_the_whole_tree(finews_dir: Path) -> None:
+    from selectolax.lexbor import LexborHTMLParser
+
+    from newsearch import corpus
+
+    bodies = []
+    for path in sorted(finews_dir.glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        bodies.append(text.split("\n---\n", 1)[-1])
+    markup = "\n\n".join(bodies * 30)
+    assert len(markup) > corpus._NORMALISE_PIECE and "<p>" in markup and "<!--" in markup
+    prepared = corpus._BLOCK_TAG.sub("\n<", markup)
+    tree = LexborHTMLParser(prepared)
+    tree.strip_tags(corpus._DROP_TAGS, recursive=True)
+    assert tree.body is not None
+    assert corpus._html_to_text(markup) == corpus._normalise(tree.body.text())
