@@ -10,7 +10,7 @@ pieces (the same post and command, its peak from ``/usr/bin/time -v``).
 Run by hand (not in CI):
 
     .venv/bin/python tests/bench/big_post.py            # 50 MB
-    .venv/bin/python tests/bench/big_post.py --mb 20
+    .venv/bin/python tests/bench/big_post.py --mb 67    # near the size limit (64 MiB)
 """
 
 from __future__ import annotations
@@ -42,13 +42,15 @@ BEFORE = {"peak_kb": 3_274_596, "seconds": 63.1}
 def make_post(source: Path, target: Path, size: int) -> int:
     parts: list[str] = []
     total = 0
-    for name in sorted(os.listdir(source)):
-        text = (source / name).read_text(encoding="utf-8")
-        body = SOURCE_LINK.sub("", text.split("\n---\n", 1)[1].strip())
-        parts.append(body)
-        total += len(body.encode()) + 2
-        if total >= size:
-            break
+    names = sorted(os.listdir(source))
+    while total < size:  # the archive's bodies hold 53 MB: a larger post starts them again
+        for name in names:
+            text = (source / name).read_text(encoding="utf-8")
+            body = SOURCE_LINK.sub("", text.split("\n---\n", 1)[1].strip())
+            parts.append(body)
+            total += len(body.encode()) + 2
+            if total >= size:
+                break
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(FRONT + "\n\n".join(parts), encoding="utf-8")
     return target.stat().st_size
