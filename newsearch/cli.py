@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -440,7 +440,7 @@ def index(
         index_dir,
         rebuild=rebuild,
         jobs=jobs,
-        user_dict="" if no_user_dict else user_dict,
+        user_dict=False if no_user_dict else user_dict,
         drafts=drafts,
         timezone=timezone,
         wait=wait,
@@ -458,7 +458,7 @@ def run_build(
     *,
     rebuild: bool = False,
     jobs: int | None = None,
-    user_dict: str | None = None,
+    user_dict: str | Literal[False] | None = None,
     timezone: str | None = None,
     wait: bool = False,
     optimize: bool = False,

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from . import arguments, corpus, store
 from .analysis import Analyzer, current_settings, read_user_dict
@@ -208,7 +208,7 @@ def build_index(
     *,
     rebuild: bool = False,
     jobs: int | None = None,
-    user_dict: str | os.PathLike[str] | None = None,
+    user_dict: str | os.PathLike[str] | Literal[False] | None = None,
     progress: ProgressCallback | None = None,
     timezone: str | None = None,
     wait_for_lock: bool = False,
@@ -223,7 +223,7 @@ def build_index(
 
     The user dictionary, the time zone and ``drafts`` are kept with the index: None keeps what
     the index has. ``user_dict`` is a file (its content is kept; another content rebuilds the
-    index with it) or ``""`` for none. ``drafts`` reads a Jekyll site's ``_drafts`` folders.
+    index with it) or False for none. ``drafts`` reads a Jekyll site's ``_drafts`` folders.
     """
     started = time.perf_counter()
     corpus_root = os.path.abspath(arguments.fs_path(corpus_dir, "corpus_dir"))
@@ -232,12 +232,12 @@ def build_index(
     arguments.flag(wait_for_lock, "wait_for_lock")
     arguments.flag(optimize, "optimize")
     jobs = arguments.optional_count(jobs, "jobs") or default_jobs()
-    # "" drops the index's dictionary; None keeps it.
+    # False drops the index's dictionary ("" stays an invalid path); None keeps it.
     user_dict_path = (
         None
         if user_dict is None
         else ""
-        if isinstance(user_dict, str) and not user_dict
+        if user_dict is False
         else arguments.fs_path(user_dict, "user_dict")
     )
     drafts = None if drafts is None else arguments.flag(drafts, "drafts")

@@ -435,7 +435,7 @@ def test_the_user_dictionary_is_kept_with_the_index(tmp_path: Path) -> None:
     assert not build(corpus, index, user_dict=moved).rebuilt
     ud.unlink()
     assert build(corpus, index).total == 5
-    # Another content rebuilds the index with it; "" drops the dictionary.
+    # Another content rebuilds the index with it; False drops the dictionary.
     other = tmp_path / "other.txt"
     other.write_text("疫情防控 10 n\n有序开展 10 n\n", encoding="utf-8")
     changed = build(corpus, index, user_dict=other)
@@ -443,10 +443,10 @@ def test_the_user_dictionary_is_kept_with_the_index(tmp_path: Path) -> None:
     assert words() == 2
     with open_index(index) as ix:
         assert paths(ix.search('"疫情防控"')) == ["2022-05-06-covid.md"]
-    dropped = build(corpus, index, user_dict="")
+    dropped = build(corpus, index, user_dict=False)
     assert dropped.rebuilt and dropped.rebuild_reason == "the user dictionary was removed"
     assert words() == 0
-    assert not build(corpus, index, user_dict="").rebuilt
+    assert not build(corpus, index, user_dict=False).rebuilt
 
 
 def test_a_rebuild_keeps_the_user_dictionary_and_the_time_zone(tmp_path: Path) -> None:
