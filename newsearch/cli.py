@@ -713,7 +713,7 @@ def search(
             facets=facets,
         )
     if as_json:
-        emit_json(results_json(results, facets=facets))
+        emit_json(results)
     else:
         render_results(results, writer())
 
@@ -818,52 +818,11 @@ def render_facets(facets: dict[str, dict[str, int]], out: Writer) -> None:
         )
 
 
-def _iso(d: datetime | None) -> str | None:
-    return d.isoformat() if d else None
+def emit_json(value: Any) -> None:
+    """One JSON object on stdout (``serialize``: the same objects as the HTTP API's)."""
+    from .serialize import dumps
 
-
-def hit_json(hit: Hit) -> dict[str, Any]:
-    return {
-        "rank": hit.rank,
-        "path": hit.path,
-        "title": hit.title,
-        "date": _iso(hit.date),
-        "categories": list(hit.categories),
-        "tags": list(hit.tags),
-        "url": hit.url,
-        "source_url": hit.source_url,
-        "score": hit.score,
-        "match": hit.match,
-        "snippet": hit.snippet,
-        "highlights": [list(s) for s in hit.highlights],
-        "title_highlights": [list(s) for s in hit.title_highlights],
-    }
-
-
-def results_json(results: SearchResults, *, facets: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "query": results.query,
-        "total": results.total,
-        "page": results.page,
-        "limit": results.limit,
-        "pages": results.pages,
-        "hits": [hit_json(h) for h in results.hits],
-    }
-    if facets:
-        out["facets"] = results.facets or {}
-    return out
-
-
-def emit_json(data: Any) -> None:
-    """One JSON object on stdout, UTF-8 whatever the post holds.
-
-    A lone surrogate (a file name that is not UTF-8) cannot be encoded: it is written as its
-    JSON escape, which keeps the output valid UTF-8 and valid JSON.
-    """
-    import json
-
-    text = json.dumps(data, ensure_ascii=False, indent=2 if _isatty(sys.stdout) else None)
-    click.echo(text.encode("utf-8", "backslashreplace") + b"\n", nl=False)
+    click.echo(dumps(value, indent=2 if _isatty(sys.stdout) else None) + b"\n", nl=False)
 
 
 # --- show ----------------------------------------------------------------------------------------
@@ -906,22 +865,9 @@ def show(path: str, index_dir: str, as_json: bool) -> None:
     with SearchIndex(index_dir) as ix:
         post = lookup(ix, path, ix.get)
     if as_json:
-        emit_json(post_json(post))
+        emit_json(post)
     else:
         render_post(post, writer())
-
-
-def post_json(post: Post) -> dict[str, Any]:
-    return {
-        "path": post.path,
-        "title": post.title,
-        "date": _iso(post.date),
-        "categories": list(post.categories),
-        "tags": list(post.tags),
-        "url": post.url,
-        "source_url": post.source_url,
-        "text": post.text,
-    }
 
 
 def render_post(post: Post, out: Writer) -> None:
@@ -966,27 +912,9 @@ def info(index_dir: str, top: int, as_json: bool) -> None:
     with SearchIndex(index_dir) as ix:
         about = ix.info()
     if as_json:
-        emit_json(info_json(about))
+        emit_json(about)
     else:
         render_info(about, writer(), top=top)
-
-
-def info_json(about: IndexInfo) -> dict[str, Any]:
-    return {
-        "path": about.path,
-        "posts": about.posts,
-        "segments": about.segments,
-        "size_bytes": about.size_bytes,
-        "first_date": _iso(about.first_date),
-        "last_date": _iso(about.last_date),
-        "categories": about.categories,
-        "tags": about.tags,
-        "timezone": about.timezone,
-        "mode": about.mode,
-        "drafts": about.drafts,
-        "analysis": about.analysis,
-        "generation": about.generation,
-    }
 
 
 def _top(counts: dict[str, int], n: int) -> Iterator[tuple[str, list[Seg]]]:
@@ -1052,12 +980,10 @@ def similar(path: str, index_dir: str, limit: int, as_json: bool) -> None:
     with SearchIndex(index_dir) as ix:
         results = lookup(ix, path, lambda p: ix.similar(p, limit=limit))
     if as_json:
-        data = results_json(results)
-        data["terms"] = results.query.split()
-        emit_json(data)
+        emit_json(results)
         return
     out = writer()
-    terms = visible(results.query, one_line=True)
+    terms = visible(" ".join(results.terms or ()), one_line=True)
     out.line([(f"Posts like {visible(path, one_line=True)}", "head")])
     out.line([("key terms: ", "meta"), (terms or "(none)", "")])
     out.line()

@@ -491,7 +491,7 @@ class SearchIndex:
             tags=post.tags,
             url=post.url,
             source_url=post.source_url,
-            score=round(r.score, 4),
+            score=r.score,
             snippet=snippet.text,
             highlights=snippet.highlights,
             title_highlights=tuple(title_spans),
@@ -552,6 +552,13 @@ class SearchIndex:
             self._check_open()
             return sorted(path for _, path, _ in self._snap.states())
 
+    def highlight(self, text: str, query: str) -> tuple[tuple[int, int], ...]:
+        """Where ``query`` matches in ``text`` (a post's title or whole text): the same spans
+        as the highlights of its hits, for showing a whole post with the query marked."""
+        with self._lock:
+            hq = self._highlight_query(_bounded(parse_query(str(query))))
+            return tuple(find_spans(text, self._analyzer.normalize(text), self._analyzer, hq))
+
     def similar(self, path: str, *, limit: int = 10, terms: int = 12) -> SearchResults:
         """Posts most like the post at ``path``: its key terms (tf-idf), ranked by BM25F."""
         path = arguments.post_path(path)
@@ -576,8 +583,15 @@ class SearchIndex:
                 self._hit(_Ranked(d, 0, 0.0, s), hq, i + 1, 1, True, MATCH_SIMILAR)
                 for i, (d, s) in enumerate(top)
             )
-            label = " ".join(w for w, _ in key)
-            return SearchResults(query=label, total=len(scores), page=1, limit=limit, hits=hits)
+            terms = tuple(w for w, _ in key)
+            return SearchResults(
+                query=" ".join(terms),
+                total=len(scores),
+                page=1,
+                limit=limit,
+                hits=hits,
+                terms=terms,
+            )
 
     def _key_terms(self, post: Post, count: int) -> list[tuple[str, float]]:
         counts = Counter[str]()

@@ -122,6 +122,8 @@ class SearchResults:
     hits: tuple[Hit, ...] = ()
     #: ``{"category": {name: count}, "month": {"2022-05": count}}`` when facets were asked for.
     facets: dict[str, dict[str, int]] | None = field(default=None)
+    #: The key terms searched for, for ``SearchIndex.similar`` (None for a search).
+    terms: tuple[str, ...] | None = None
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
