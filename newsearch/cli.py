@@ -404,6 +404,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary; only problems.")
 @click.option("-v", "--verbose", is_flag=True, help="List the posts indexed with a warning.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep running: index again whenever a post is written, moved or deleted.",
+)
 def index(
     corpus: str,
     index_dir: str,
@@ -418,6 +423,7 @@ def index(
     optimize: bool,
     quiet: bool,
     verbose: bool,
+    watch: bool,
 ) -> None:
     """Build or update the index of a folder of posts.
 
@@ -432,9 +438,24 @@ def index(
       newsearch index ~/blog/_posts --index ~/.cache/blog-index --jobs 4
       newsearch index --user-dict words.txt
       newsearch index ~/blog --drafts        # a Jekyll site, its drafts too
+      newsearch index --watch                # and again after every change, until Ctrl+C
     """
     if no_user_dict and user_dict:
         raise click.BadParameter("give --user-dict FILE or --no-user-dict, not both")
+    if watch:
+        watch_index(
+            corpus,
+            index_dir,
+            quiet=quiet,
+            verbose=verbose,
+            rebuild=rebuild,
+            jobs=jobs,
+            user_dict=False if no_user_dict else user_dict,
+            drafts=drafts,
+            timezone=timezone,
+            optimize=optimize,
+        )
+        return
     report = run_build(
         corpus,
         index_dir,
@@ -450,6 +471,41 @@ def index(
     render_report(report, writer(), quiet=quiet, verbose=verbose)
     if strict and report.problems:
         raise Failure(f"{_plural(len(report.problems), 'post')} could not be indexed (--strict)")
+
+
+def watch_index(corpus: str, index_dir: str, *, quiet: bool, verbose: bool, **options: Any) -> None:
+    """``index --watch``: a build now and after every change, a summary after each, until Ctrl+C
+    (or SIGTERM); a build that fails is reported and tried again at the next change."""
+    from .errors import CorpusError
+    from .watch import watch_corpus
+
+    if not os.path.isdir(corpus):
+        raise CorpusError(f"corpus folder not found: {os.path.abspath(corpus)}")
+    out = writer()
+
+    def report(r: IndexReport) -> None:
+        if quiet and not r.problems:
+            return
+        render_report(r, out, quiet=quiet, verbose=verbose)
+
+    def failed(exc: Exception) -> None:
+        message = translate_error(exc, click.get_current_context()).format_message()
+        click.echo(f"Error: {message} (trying again at the next change)", err=True)
+
+    def ready() -> None:
+        click.echo(f"Watching {_folder(corpus)} for changes (Ctrl+C to stop)...", err=True)
+
+    try:
+        watch_corpus(
+            corpus,
+            index_dir,
+            on_report=report,
+            on_error=failed,
+            on_ready=ready,
+            **options,
+        )
+    except KeyboardInterrupt:
+        pass
 
 
 def run_build(
@@ -991,3 +1047,136 @@ def similar(path: str, index_dir: str, limit: int, as_json: bool) -> None:
         render_hits(results.hits, out, match=False)
     else:
         out.line([("No similar posts.", "")])
+
+
+# --- serve ---------------------------------------------------------------------------------------
+
+
+def _origin(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    from urllib.parse import urlsplit
+
+    for value in values:
+        parts = urlsplit(value)
+        if value != "*" and (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.path not in ("", "/")
+            or parts.query
+        ):
+            raise click.BadParameter(
+                f"{value!r} is not an origin: write it as https://blog.example.com", ctx, param
+            )
+    return tuple(v.rstrip("/") for v in values)
+
+
+@cli.command()
+@INDEX_OPTION
+@click.option(
+    "--corpus",
+    "corpus_dir",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="The posts to watch with --watch [default: corpus].",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port to listen on (0: any free port).",
+)
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Also index the corpus now and whenever a post is written, moved or deleted.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Serve from N processes (one per core is a good start).",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    callback=_origin,
+    help="Let pages of ORIGIN (https://blog.example.com) call the API; repeatable.",
+)
+@click.option(
+    "--site-url",
+    metavar="URL",
+    help="Address of the site the posts belong to: results link to their pages there.",
+)
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), metavar="N", help="Indexing processes for --watch."
+)
+def serve(
+    index_dir: str,
+    corpus_dir: str | None,
+    host: str,
+    port: int,
+    watch: bool,
+    workers: int,
+    cors_origins: tuple[str, ...],
+    site_url: str | None,
+    jobs: int | None,
+) -> None:
+    """Serve a search page and a JSON API over HTTP (read-only).
+
+    The page is at http://127.0.0.1:8080/, the API under /api/ (search, posts, similar, info),
+    described by /openapi.json. The server follows the index: a commit of newsearch index is
+    seen by the next request. With --watch it also keeps the index up to date with --corpus.
+
+    \b
+    Examples:
+      newsearch serve
+      newsearch serve --watch --corpus ~/blog/_posts --index ~/.cache/blog-index
+      newsearch serve --host 0.0.0.0 --workers 2 --cors-origin https://blog.example.com
+    """
+    from .serve import ServeConfig, run
+
+    if corpus_dir is not None and not watch:
+        raise click.UsageError("--corpus is the folder to watch: give it with --watch")
+    corpus_dir = corpus_dir or "corpus"
+    if watch and not os.path.isdir(corpus_dir):
+        raise click.BadParameter(f"no folder {_folder(corpus_dir)}", param_hint="--corpus")
+    if site_url is not None and not site_url.startswith(("http://", "https://", "/")):
+        raise click.BadParameter(
+            "give an address such as https://blog.example.com", param_hint="--site-url"
+        )
+    index_dir = os.path.abspath(index_dir)
+    if not watch and not os.path.isdir(index_dir):
+        click.echo(
+            f"No index in {_folder(index_dir)} yet: the API answers 503 until one is built "
+            "(newsearch index, or serve with --watch).",
+            err=True,
+        )
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        click.echo(
+            f"Listening on {host}: anyone who can reach this machine can search the index.",
+            err=True,
+        )
+
+    def announce(url: str) -> None:
+        click.echo(f"Serving {_folder(index_dir)} at {url} (Ctrl+C to stop)")
+
+    config = ServeConfig(
+        index=index_dir, cors_origins=cors_origins, site_url=(site_url or "").rstrip("/") or None
+    )
+    try:
+        run(
+            config,
+            host=host,
+            port=port,
+            workers=workers,
+            watch_corpus=corpus_dir if watch else None,
+            jobs=jobs,
+            announce=announce,
+        )
+    except KeyboardInterrupt:
+        pass

@@ -583,14 +583,14 @@ class SearchIndex:
                 self._hit(_Ranked(d, 0, 0.0, s), hq, i + 1, 1, True, MATCH_SIMILAR)
                 for i, (d, s) in enumerate(top)
             )
-            terms = tuple(w for w, _ in key)
+            key_terms = tuple(w for w, _ in key)
             return SearchResults(
-                query=" ".join(terms),
+                query=" ".join(key_terms),
                 total=len(scores),
                 page=1,
                 limit=limit,
                 hits=hits,
-                terms=terms,
+                terms=key_terms,
             )
 
     def _key_terms(self, post: Post, count: int) -> list[tuple[str, float]]:

@@ -79,12 +79,16 @@ def field_names(cls: type) -> list[str]:
     return first + [n for n in names if n not in first]
 
 
+def optional_fields(cls: type) -> frozenset[str]:
+    """The JSON keys of a dataclass that are left out while the field is None."""
+    return _OMIT_NONE.get(cls.__name__, frozenset())
+
+
 def to_data(value: Any) -> Any:
     """``value`` as plain JSON values: dataclasses become objects, datetimes ISO 8601 strings,
     tuples lists, floats rounded to FLOAT_DIGITS."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        name = type(value).__name__
-        omit_none = _OMIT_NONE.get(name, frozenset())
+        omit_none = optional_fields(type(value))
         out: dict[str, Any] = {}
         for key in field_names(type(value)):
             item = getattr(value, key)
@@ -115,4 +119,4 @@ def dumps(value: Any, *, indent: int | None = None) -> bytes:
     return text.encode("utf-8", "backslashreplace")
 
 
-__all__ = ["FLOAT_DIGITS", "dumps", "field_names", "to_data"]
+__all__ = ["FLOAT_DIGITS", "dumps", "field_names", "optional_fields", "to_data"]

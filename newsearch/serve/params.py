@@ -1,0 +1,180 @@
+"""Request parameters of the API and the page, checked and bounded before the library sees them.
+
+Both the JSON API and the HTML page take the same parameters as ``newsearch search``; a value
+that cannot be used is a ``BadRequest`` (HTTP 400) with a message that says which and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import (
+    IndexNotFoundError,
+    NewsearchError,
+    NotAnIndexError,
+    PostNotFoundError,
+    QueryError,
+    RebuildRequiredError,
+)
+from ..query import SORTS
+
+#: Longest query text accepted, in characters. A query uses its first 32 keywords anyway; this
+#: keeps a request from making the server segment megabytes of text.
+MAX_QUERY = 500
+#: Most results on one page.
+MAX_LIMIT = 100
+#: Highest page number accepted (a page past the end is empty, not an error).
+MAX_PAGE = 100_000
+#: Most values of one repeatable filter (category, tag), and the longest value.
+MAX_VALUES = 20
+MAX_VALUE_LENGTH = 200
+#: Longest post path accepted in /api/posts/ and /api/similar/.
+MAX_PATH = 1000
+
+TRUE = ("", "1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off")
+
+
+class BadRequest(Exception):
+    """A parameter of a request that cannot be used (HTTP 400)."""
+
+
+def status_of(exc: Exception) -> int:
+    """The HTTP status of a bad parameter or a library error."""
+    if isinstance(exc, BadRequest | QueryError):
+        return 400
+    if isinstance(exc, PostNotFoundError):
+        return 404
+    if isinstance(exc, IndexNotFoundError | NotAnIndexError | RebuildRequiredError):
+        return 503  # no index to answer from (yet): the request itself may be fine
+    if isinstance(exc, NewsearchError):
+        return 400
+    return 500
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """The parameters of one search, as ``SearchIndex.search`` takes them."""
+
+    q: str = ""
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+    sort: str = "relevance"
+    page: int = 1
+    limit: int = 10
+    facets: bool = False
+    # EXPLAIN (issue 9): when SearchIndex.search takes explain=True, add ``explain: bool = False``
+    # here, read it in search_request() with flag(params, "explain"), pass it in kwargs(), and
+    # document it in openapi.SEARCH_PARAMETERS; Hit.explain is serialised like any other field.
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.categories or self.tags or self.since or self.until)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.q.strip() and not self.has_filters
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "limit": self.limit,
+            "page": self.page,
+            "categories": self.categories,
+            "tags": self.tags,
+            "since": self.since,
+            "until": self.until,
+            "sort": self.sort,
+            "facets": self.facets,
+        }
+
+
+class Params:
+    """Query parameters as a mapping of lists (what Starlette's QueryParams gives)."""
+
+    def __init__(self, items: Sequence[tuple[str, str]]):
+        self._items: dict[str, list[str]] = {}
+        for key, value in items:
+            self._items.setdefault(key, []).append(value)
+
+    def one(self, name: str) -> str | None:
+        values = self._items.get(name)
+        if not values:
+            return None
+        if len(values) > 1:
+            raise BadRequest(f"{name} is given {len(values)} times; give it once")
+        return values[0]
+
+    def many(self, name: str) -> tuple[str, ...]:
+        values = [v for v in self._items.get(name, ()) if v.strip()]
+        if len(values) > MAX_VALUES:
+            raise BadRequest(f"at most {MAX_VALUES} values of {name}")
+        for v in values:
+            if len(v) > MAX_VALUE_LENGTH:
+                raise BadRequest(f"a {name} is at most {MAX_VALUE_LENGTH} characters long")
+        return tuple(dict.fromkeys(values))
+
+
+def integer(params: Params, name: str, default: int, low: int, high: int) -> int:
+    raw = params.one(name)
+    if raw is None or raw == "":
+        return default
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 9 or not low <= int(text) <= high:
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}, not {raw!r}")
+    return int(text)
+
+
+def flag(params: Params, name: str) -> bool:
+    raw = params.one(name)
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise BadRequest(f"{name} must be true or false, not {raw!r}")
+
+
+def text(params: Params, name: str, limit: int) -> str | None:
+    raw = params.one(name)
+    if raw is not None and len(raw) > limit:
+        raise BadRequest(f"{name} is at most {limit} characters long ({len(raw)} given)")
+    return raw
+
+
+def search_request(
+    items: Sequence[tuple[str, str]], *, facets: bool | None = None
+) -> SearchRequest:
+    """The search that a request asks for (BadRequest if a parameter cannot be used).
+
+    Dates and the sort order are checked here for their form; the library checks the rest (a
+    month 13 is a QueryError, which the server answers with 400 as well).
+    """
+    params = Params(items)
+    sort = params.one("sort") or "relevance"
+    if sort not in SORTS:
+        raise BadRequest(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    return SearchRequest(
+        q=text(params, "q", MAX_QUERY) or "",
+        categories=params.many("category"),
+        tags=params.many("tag"),
+        since=(text(params, "since", 40) or "").strip() or None,
+        until=(text(params, "until", 40) or "").strip() or None,
+        sort=sort,
+        page=integer(params, "page", 1, 1, MAX_PAGE),
+        limit=integer(params, "limit", 10, 1, MAX_LIMIT),
+        facets=flag(params, "facets") if facets is None else facets,
+    )
+
+
+def post_path(path: str) -> str:
+    """A post path from the address, checked for length only: it is looked up in the index and
+    never touches the file system, so ``..`` or an absolute path simply finds no post."""
+    if len(path) > MAX_PATH:
+        raise BadRequest(f"a post path is at most {MAX_PATH} characters long")
+    return path
