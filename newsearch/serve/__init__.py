@@ -75,6 +75,9 @@ def run(
             timeout_graceful_shutdown=5,
         )
         sock = uconfig.bind_socket()
+        # Listening before the address is announced: a client that comes at once is queued
+        # until a worker accepts, instead of refused while the workers start.
+        sock.listen(uconfig.backlog)
         bound = sock.getsockname()
         shown = f"[{bound[0]}]" if sock.family == socket.AF_INET6 else bound[0]
         announce(f"http://{shown}:{bound[1]}/")

@@ -131,7 +131,7 @@ def _param(name: str, schema: dict[str, Any], description: str, **extra: Any) ->
     return {"name": name, "in": "query", "schema": schema, "description": description, **extra}
 
 
-DATE = {"type": "string", "maxLength": 40}
+DATE = {"type": "string", "maxLength": 40, "pattern": P.DATE_PATTERN}
 
 SEARCH_PARAMETERS = [
     _param(
@@ -139,6 +139,7 @@ SEARCH_PARAMETERS = [
         {"type": "string", "maxLength": P.MAX_QUERY},
         'The query, in newsearch\'s syntax (words, "phrases", -exclusions, A OR B, title:X, '
         "category:X, tag:X). Without q and filters there are no results.",
+        example="工业经济",
     ),
     _param(
         "category",
@@ -188,7 +189,9 @@ PATH_PARAMETER = {
     "in": "path",
     "required": True,
     "schema": {"type": "string", "maxLength": P.MAX_PATH},
-    "description": "The post's path as search results give it (finews/2022-05-27-x.md).",
+    "description": "The post's path as search results give it.",
+    # A post of the sample corpus: an example that finds something there.
+    "example": "finews/2022-05-27-NW202205272394760297.md",
 }
 
 

@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from ..errors import NewsearchError
 from ..models import SearchResults
-from .params import BadRequest, SearchRequest, post_path, search_request, status_of
+from .params import MAX_QUERY, BadRequest, SearchRequest, post_path, search_request, status_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -193,13 +193,16 @@ async def search_page(request: Request) -> Response:
     try:
         req = search_request(request.query_params.multi_items(), facets=True)
     except BadRequest as exc:
-        return render(request, "search.html", _context(SearchRequest(), None, str(exc)), 400)
+        kept = SearchRequest(q=request.query_params.get("q", "")[:MAX_QUERY])
+        return render(request, "search.html", _context(kept, None, str(exc)), 400)
     results: SearchResults | None = None
     if not req.is_empty:
         try:
             results = request.app.state.live.get().search(req.q, **req.kwargs())
         except NewsearchError as exc:
             status = status_of(exc)
+            if status != 400:
+                return error_page(request, status, str(exc))
             return render(request, "search.html", _context(req, None, str(exc)), status)
     return render(request, "search.html", _context(req, results))
 
@@ -219,7 +222,7 @@ def _context(req: SearchRequest, results: SearchResults | None, error: str = "")
 
 
 async def post_page(request: Request) -> Response:
-    q = request.query_params.get("q", "")[:500]
+    q = request.query_params.get("q", "")[:MAX_QUERY]
     try:
         path = post_path(request.path_params["path"])
         ix = request.app.state.live.get()

@@ -6,6 +6,7 @@ that cannot be used is a ``BadRequest`` (HTTP 400) with a message that says whic
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,7 @@ MAX_VALUE_LENGTH = 200
 #: Longest post path accepted in /api/posts/ and /api/similar/.
 MAX_PATH = 1000
 
-TRUE = ("", "1", "true", "yes", "on")
+TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
 
 
@@ -120,19 +121,18 @@ class Params:
 
 def integer(params: Params, name: str, default: int, low: int, high: int) -> int:
     raw = params.one(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    text = raw.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 9 or not low <= int(text) <= high:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or not low <= int(raw) <= high:
         raise BadRequest(f"{name} must be a whole number from {low} to {high}, not {raw!r}")
-    return int(text)
+    return int(raw)
 
 
 def flag(params: Params, name: str) -> bool:
     raw = params.one(name)
     if raw is None:
         return False
-    value = raw.strip().lower()
+    value = raw.lower()
     if value in TRUE:
         return True
     if value in FALSE:
@@ -147,6 +147,20 @@ def text(params: Params, name: str, limit: int) -> str | None:
     return raw
 
 
+#: The forms of a date bound (2022, 2022-05, 2022-05-27); an empty value is no bound (what a
+#: form sends for an empty field). The library checks the calendar (no 2022-02-30).
+DATE_PATTERN = r"^((1[0-9]|2[0-9])[0-9]{2}(-(0?[1-9]|1[0-2])(-(0?[1-9]|[12][0-9]|3[01]))?)?)?$"
+
+
+def date_bound(params: Params, name: str) -> str | None:
+    raw = text(params, name, 40)
+    if not raw:
+        return None
+    if not re.match(DATE_PATTERN, raw):
+        raise BadRequest(f"bad date {raw!r} for {name}: use YYYY, YYYY-MM or YYYY-MM-DD")
+    return raw
+
+
 def search_request(
     items: Sequence[tuple[str, str]], *, facets: bool | None = None
 ) -> SearchRequest:
@@ -156,15 +170,16 @@ def search_request(
     month 13 is a QueryError, which the server answers with 400 as well).
     """
     params = Params(items)
-    sort = params.one("sort") or "relevance"
+    sort = params.one("sort")
+    sort = "relevance" if sort is None else sort
     if sort not in SORTS:
         raise BadRequest(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
     return SearchRequest(
         q=text(params, "q", MAX_QUERY) or "",
         categories=params.many("category"),
         tags=params.many("tag"),
-        since=(text(params, "since", 40) or "").strip() or None,
-        until=(text(params, "until", 40) or "").strip() or None,
+        since=date_bound(params, "since"),
+        until=date_bound(params, "until"),
         sort=sort,
         page=integer(params, "page", 1, 1, MAX_PAGE),
         limit=integer(params, "limit", 10, 1, MAX_LIMIT),
