@@ -332,6 +332,7 @@ def test_post_text_never_becomes_markup(server: Server) -> None:
     post = server.get("/posts/evil/2022-05-30-img.md", q="粗体")
     assert post.status_code == 200
     assert "<b onmouseover" not in post.text and "<mark>粗体</mark>" in post.text
+    assert "&lt;img src=x onerror=alert(5)&gt;" in post.text and "<img src=x" not in post.text
 
 
 def test_the_page_is_the_search(server: Server) -> None:
