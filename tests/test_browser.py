@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +33,17 @@ FLAGS = [
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("browser")
     corpus = make_site(work)
     built = newsearch("index", corpus, "--index", work / "index", "--quiet")
     assert built.returncode == 0, built.stderr
-    with serving("--index", work / "index") as s:
+    return work / "index"
+
+
+@pytest.fixture(scope="module")
+def server(index: Path) -> Iterator[Server]:
+    with serving("--index", index) as s:
         yield s
 
 
@@ -262,3 +271,79 @@ def test_readable_on_a_phone(chromium: Any, server: Server) -> None:
         assert size >= 14
     finally:
         page.close()
+
+
+def readme_snippet() -> str:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### A search box on a Jekyll site") :]
+    snippet: str = re.findall(r"```html\n(.*?)```", section, re.S)[0]
+    return snippet
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def static_site(folder: Path) -> Iterator[str]:
+    """A plain web server for ``folder`` on another loopback port: another origin."""
+    folder.mkdir(parents=True, exist_ok=True)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(folder)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def blog_page(folder: Path, api: str) -> None:
+    snippet = readme_snippet()
+    assert 'const NEWSEARCH = "http://127.0.0.1:8080";' in snippet
+    (folder / "index.html").write_text(
+        '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>博客</title>'
+        '<link rel="icon" href="data:,">'
+        "<body><h1>我的博客</h1>"
+        + snippet.replace("http://127.0.0.1:8080", api)
+        + "</body></html>",
+        encoding="utf-8",
+    )
+
+
+def test_the_readme_snippet_searches_from_a_jekyll_site(
+    chromium: Any, index: Path, server: Server, tmp_path: Path
+) -> None:
+    with static_site(tmp_path / "blog") as blog:
+        with serving("--index", index, "--cors-origin", blog) as api:
+            blog_page(tmp_path / "blog", api.url)
+            page = chromium.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+            try:
+                page.goto(blog + "/")
+                page.fill("#ns-search input[name=q]", "工业经济")
+                page.press("#ns-search input[name=q]", "Enter")
+                page.locator("#ns-results li").first.wait_for()
+                first = page.locator("#ns-results li a").first
+                assert first.inner_text().startswith("工信部召开提振工业经济")
+                href = first.get_attribute("href")
+                assert href == "/cailianshe/2022/05/27/NW202205272394760297.html"
+                assert "工业经济" in page.locator("#ns-results li mark").all_inner_texts()
+                evil = page.locator("#ns-results li a", has_text="<script>")
+                assert evil.count() == 1 and page.locator("#ns-results script").count() == 0
+                assert errors == []
+                # The same page against a server without --cors-origin: the browser refuses.
+                blog_page(tmp_path / "blog", server.url)
+                page.goto(blog + "/")
+                page.fill("#ns-search input[name=q]", "工业经济")
+                page.press("#ns-search input[name=q]", "Enter")
+                for _ in range(100):
+                    if any("CORS policy" in e for e in errors):
+                        break
+                    page.wait_for_timeout(100)
+                assert any("CORS policy" in e for e in errors), errors
+                assert page.locator("#ns-results li").count() == 0
+            finally:
+                page.close()
