@@ -443,6 +443,8 @@ def index(
     if no_user_dict and user_dict:
         raise click.BadParameter("give --user-dict FILE or --no-user-dict, not both")
     if watch:
+        if strict:
+            raise click.UsageError("--strict ends with an exit code: it cannot go with --watch")
         watch_index(
             corpus,
             index_dir,
