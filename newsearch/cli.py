@@ -1080,12 +1080,19 @@ def _origin(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
     type=click.Path(file_okay=False),
     help="The posts to watch with --watch [default: corpus].",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="ADDRESS",
+    help="Address to listen on.",
+)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
     default=8080,
     show_default=True,
+    metavar="PORT",
     help="Port to listen on (0: any free port).",
 )
 @click.option(
@@ -1171,7 +1178,7 @@ def serve(
         index=index_dir, cors_origins=cors_origins, site_url=(site_url or "").rstrip("/") or None
     )
     try:
-        run(
+        started = run(
             config,
             host=host,
             port=port,
@@ -1181,4 +1188,6 @@ def serve(
             announce=announce,
         )
     except KeyboardInterrupt:
-        pass
+        return
+    if not started:
+        raise Failure("the server could not start (the message above says why)")

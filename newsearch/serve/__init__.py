@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from .app import CONFIG_ENV, ServeConfig, create_app
 
@@ -53,40 +54,51 @@ def run(
     jobs: int | None = None,
     announce: Callable[[str], None] = print,
     log_level: str = "warning",
-) -> None:
-    """Serve until interrupted. ``port=0`` takes a free port; ``announce`` is told the address."""
+) -> bool:
+    """Serve until interrupted (False if the server could not start). ``port=0`` takes a free
+    port; ``announce`` is told the address."""
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
+
+    from . import workers as pool
 
     logging.getLogger("newsearch.serve").setLevel(logging.INFO)
+    options: dict[str, Any] = {
+        "log_level": log_level,
+        "access_log": False,
+        "server_header": False,
+        # Requests have no body and short query strings; anything bigger is not ours.
+        "h11_max_incomplete_event_size": 64 * 1024,
+        "timeout_graceful_shutdown": 5,
+    }
+    shared = workers > 1 and not pool.can_share_port()
+    uconfig = uvicorn.Config(
+        "newsearch.serve.app:app_from_env" if workers > 1 else create_app(config),
+        host=host,
+        port=port,
+        workers=workers,
+        factory=workers > 1,
+        **options,
+    )
+    sockets = pool.bind(host, port, 1 if shared else workers, uconfig.backlog)
+    bound = sockets[0].getsockname()
+    shown = f"[{bound[0]}]" if sockets[0].family == socket.AF_INET6 else bound[0]
     watcher = start_watcher(watch_corpus, config.index, jobs) if watch_corpus else None
     try:
-        uconfig = uvicorn.Config(
-            "newsearch.serve.app:app_from_env" if workers > 1 else create_app(config),
-            host=host,
-            port=port,
-            workers=workers,
-            factory=workers > 1,
-            log_level=log_level,
-            access_log=False,
-            server_header=False,
-            # Requests have no body and short query strings; anything bigger is not ours.
-            h11_max_incomplete_event_size=64 * 1024,
-            timeout_graceful_shutdown=5,
-        )
-        sock = uconfig.bind_socket()
-        # Listening before the address is announced: a client that comes at once is queued
-        # until a worker accepts, instead of refused while the workers start.
-        sock.listen(uconfig.backlog)
-        bound = sock.getsockname()
-        shown = f"[{bound[0]}]" if sock.family == socket.AF_INET6 else bound[0]
         announce(f"http://{shown}:{bound[1]}/")
-        if workers > 1:
-            os.environ[CONFIG_ENV] = config.to_env()
-            Multiprocess(uconfig, sockets=[sock]).run()
-        else:
-            uvicorn.Server(uconfig).run(sockets=[sock])
+        if workers == 1:
+            server = uvicorn.Server(uconfig)
+            server.run(sockets=sockets)
+            return server.started
+        os.environ[CONFIG_ENV] = config.to_env()
+        if shared:
+            from uvicorn.supervisors import Multiprocess
+
+            Multiprocess(uconfig, sockets=sockets).run()
+            return True
+        return pool.supervise(sockets, (CONFIG_ENV, config.to_env()), options)
     finally:
+        for sock in sockets:
+            sock.close()
         if watcher is not None:
             stop(watcher)
 

@@ -56,7 +56,7 @@ class LiveIndex:
                 return ix
             try:
                 ix.refresh()
-            except NewsearchError as exc:
+            except (NewsearchError, OSError) as exc:
                 # Rebuilt, removed, or caught between two files of a commit: keep answering from
                 # the commit that is open, and look again at the next request.
                 log.warning("index not refreshed (%s); answering from generation kept", exc)
