@@ -8,6 +8,8 @@ rich or web framework here: both presentations import this module.
 from __future__ import annotations
 
 import dataclasses
+import enum
+import functools
 import json
 from datetime import date, datetime
 from typing import Any
@@ -68,6 +70,11 @@ _OMIT_NONE: dict[str, frozenset[str]] = {
 _OMIT: dict[str, frozenset[str]] = {"Post": frozenset({"recovered", "warnings"})}
 
 
+@functools.cache
+def _keys(cls: type) -> tuple[str, ...]:
+    return tuple(field_names(cls))
+
+
 def field_names(cls: type) -> list[str]:
     """The JSON keys of a dataclass, in order (fields left out while None included)."""
     name = cls.__name__
@@ -86,19 +93,31 @@ def optional_fields(cls: type) -> frozenset[str]:
 
 def to_data(value: Any) -> Any:
     """``value`` as plain JSON values: dataclasses become objects, datetimes ISO 8601 strings,
-    tuples lists, floats rounded to FLOAT_DIGITS."""
+    tuples lists, enums their values, floats rounded to FLOAT_DIGITS."""
+    kind = type(value)
+    # The common kinds first, by exact type: a page of hits is a few hundred small values.
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is tuple or kind is list:
+        return [to_data(v) for v in value]
+    if kind is float:
+        return round(value, FLOAT_DIGITS)
+    if kind is dict:
+        return {str(k): to_data(v) for k, v in value.items()}
+    if isinstance(value, datetime | date):
+        return value.isoformat()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        omit_none = optional_fields(type(value))
+        omit_none = optional_fields(kind)
         out: dict[str, Any] = {}
-        for key in field_names(type(value)):
+        for key in _keys(kind):
             item = getattr(value, key)
             if item is None and key in omit_none:
                 continue
             out[key] = to_data(item)
         return out
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, bool | int | str) or value is None:
+    if isinstance(value, enum.Enum):
+        return to_data(value.value)
+    if isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return round(value, FLOAT_DIGITS)

@@ -107,3 +107,17 @@ def test_the_openapi_schemas_are_the_serialised_fields() -> None:
     assert schemas["SearchResults"]["properties"]["hits"]["items"] == {
         "$ref": "#/components/schemas/Hit"
     }
+
+
+def test_enums_sets_and_other_values() -> None:
+    import enum
+
+    class Sort(enum.StrEnum):
+        NEWEST = "newest"
+
+    assert serialize.to_data({"sort": Sort.NEWEST, "n": 2.123456, "s": frozenset({1})}) == {
+        "sort": "newest",
+        "n": 2.1235,
+        "s": [1],
+    }
+    assert json.loads(serialize.dumps([Sort.NEWEST])) == ["newest"]
