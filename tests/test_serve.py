@@ -422,3 +422,16 @@ def test_a_port_in_use_is_one_line(server: Server) -> None:
         result = newsearch("serve", "--port", port, "--workers", workers, timeout=60)
         assert result.returncode == 1
         assert result.stderr == f"Error: Address already in use: 127.0.0.1:{port}\n"
+
+
+def test_site_url_links_results_to_the_site(site: tuple[Path, Path]) -> None:
+    _, index = site
+    with serving("--index", index, "--site-url", "https://blog.example.com/") as s:
+        html = s.get("/", q="工业经济").text
+        link = 'href="https://blog.example.com/cailianshe/2022/05/27/NW202205272394760297.html"'
+        assert link in html
+        assert link in s.get(f"/posts/{FIRST}").text
+    bad = newsearch("serve", "--site-url", "javascript:alert(1)", "--index", index)
+    assert bad.returncode == 2 and "--site-url" in bad.stderr
+    lone = newsearch("serve", "--corpus", "corpus", "--index", index)
+    assert lone.returncode == 2 and "--corpus is the folder to watch" in lone.stderr
