@@ -94,7 +94,7 @@ def optional_fields(cls: type) -> frozenset[str]:
 def to_data(value: Any) -> Any:
     """``value`` as plain JSON values: dataclasses become objects, datetimes ISO 8601 strings,
     tuples lists, enums their values, floats rounded to FLOAT_DIGITS."""
-    kind = type(value)
+    kind: type = type(value)
     # The common kinds first, by exact type: a page of hits is a few hundred small values.
     if kind is str or kind is int or kind is bool or value is None:
         return value
