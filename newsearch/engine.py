@@ -555,8 +555,11 @@ class SearchIndex:
     def highlight(self, text: str, query: str) -> tuple[tuple[int, int], ...]:
         """Where ``query`` matches in ``text`` (a post's title or whole text): the same spans
         as the highlights of its hits, for showing a whole post with the query marked."""
+        text = arguments.text(text, "text")
+        query = arguments.text(query, "query")
         with self._lock:
-            hq = self._highlight_query(_bounded(parse_query(str(query))))
+            self._check_open()
+            hq = self._highlight_query(_bounded(parse_query(query)))
             return tuple(find_spans(text, self._analyzer.normalize(text), self._analyzer, hq))
 
     def similar(self, path: str, *, limit: int = 10, terms: int = 12) -> SearchResults:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from serving import FIRST, IMG_TITLE, SCRIPT_TITLE, Server, make_site, newsearch, serving
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [

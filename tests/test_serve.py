@@ -17,6 +17,8 @@ import pytest
 from helpers import write_post
 from serving import FIRST, IMG_TITLE, SCRIPT_TITLE, Server, make_site, newsearch, serving
 
+pytestmark = pytest.mark.integration  # a real server in a subprocess, and the CLI
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:

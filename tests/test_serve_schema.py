@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from serving import make_site, newsearch, serving
 
+pytestmark = pytest.mark.integration  # a real server, schemathesis in a subprocess
+
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Path:

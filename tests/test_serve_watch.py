@@ -19,6 +19,9 @@ from serving import Server, serving, wait_for
 import newsearch
 from newsearch.watch import PostFilter, unsettled
 
+pytestmark = pytest.mark.integration  # a real server and watcher in subprocesses
+
+
 #: Seconds within which a change must be searchable (the watcher waits ~1 s for a file to settle).
 SOON = 20
 
