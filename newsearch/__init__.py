@@ -27,6 +27,7 @@ _EXPORTS = {
     "IndexInfo": "engine",
     "read_corpus": "corpus",
     "read_post": "corpus",
+    "Explanation": "models",
     "Hit": "models",
     "IndexReport": "models",
     "Post": "models",
@@ -52,6 +53,7 @@ __all__ = [
     "ArgumentTypeError",
     "BuildError",
     "CorpusError",
+    "Explanation",
     "Hit",
     "IndexClosedError",
     "IndexInfo",
@@ -111,4 +113,4 @@ if TYPE_CHECKING:
         RebuildRequiredError,
     )
     from .indexer import Progress, build_index
-    from .models import Hit, IndexReport, Post, Problem, ReadResult, SearchResults
+    from .models import Explanation, Hit, IndexReport, Post, Problem, ReadResult, SearchResults

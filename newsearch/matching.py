@@ -10,7 +10,7 @@ stored text. No character n-gram field is needed.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -18,16 +18,14 @@ from typing import Any
 
 from .analysis import _ALNUM_CHAR as _ALNUM_CLASS
 from .analysis import BOUNDARY, Analyzer
-from .schema import JOIN_FIELDS, SUB_FIELDS, decode_positions
+from .query import CATEGORY, PHRASE, REQUIRED_KINDS, TAG, TITLE, Clause, ParsedQuery
+from .ranking import COMMON_SHARE, FUNCTION_WORDS, Statistics, WordHits
+from .schema import JOIN_FIELDS, SUB_FIELDS, decode_positions, keyword_term
 from .store import Snapshot
 
 #: Pieces up to this length are matched through the word lattice; longer ones are narrowed down
 #: by their first, middle and last pieces of half this length and checked on the stored text.
 LATTICE_MAX = 24
-#: BM25F parameters: saturation, and per field the weight and the length normalisation.
-K1 = 1.2
-FIELD_WEIGHTS = {"title": 3.0, "title_sub": 1.5, "text": 1.0, "text_sub": 0.5}
-FIELD_B = {"title": 0.5, "title_sub": 0.5, "text": 0.75, "text_sub": 0.75}
 
 
 #: Beyond this many ways to split a piece into words, split matches are found by a dynamic
@@ -35,8 +33,9 @@ FIELD_B = {"title": 0.5, "title_sub": 0.5, "text": 0.75, "text_sub": 0.75}
 _MAX_PATHS = 256
 #: Up to this many posts are checked on their stored text; more, on positions in the index.
 _TEXT_CHECK_MAX = 48
-#: Positions take this many bits of a (post, position) key.
-_POS_BITS = 24
+#: Positions take this many bits of a (post, position) key. Positions are stored as unsigned
+#: 32-bit numbers, so a key never spills into the post's bits, however long the post.
+_POS_BITS = 40
 _HAN_RUN = re.compile("[\u4e00-\u9fd5]+")
 _ALNUM_CHAR = re.compile(f"{_ALNUM_CLASS}|\\.")
 #: An edge whose vocabulary has more terms than this is not read just to narrow candidates
@@ -186,13 +185,39 @@ class Vocabulary:
 
 
 @dataclass
-class WordHits:
-    """One query word: its term frequency per field and the posts that have it."""
+class ClauseMatch:
+    """One clause, evaluated: the posts it matches and what the ranking needs to know."""
 
-    word: str
-    df: int
-    #: post -> combined, length-normalised term frequency (the BM25F tf~).
-    tf: dict[int, float]
+    clause: Clause
+    docs: set[int]
+    #: Posts known to hold the clause's text literally, and posts that may (checked lazily).
+    exact: frozenset[int] = frozenset()
+    maybe: frozenset[int] = frozenset()
+    #: The clause's distinct words, and those of them that are function words of a query that
+    #: has other words (they weigh nothing and match nothing on their own).
+    words: list[str] = dataclasses.field(default_factory=list)
+    ignored: frozenset[str] = frozenset()
+    piece: str = ""
+    fields: tuple[str, ...] = ()
+
+
+@dataclass
+class Selection:
+    """The posts that match a query, and its evaluated clauses by role."""
+
+    docs: set[int]
+    #: Groups of OR alternatives that rank (plain keywords): at least one must match.
+    soft: list[list[ClauseMatch]]
+    #: Groups that must match (phrases, ``title:``); their words count for the score too.
+    required: list[list[ClauseMatch]]
+
+    @property
+    def textual(self) -> bool:
+        return bool(self.soft or self.required)
+
+    @property
+    def scored(self) -> list[ClauseMatch]:
+        return [e for g in self.soft + self.required for e in g]
 
 
 class Matcher:
@@ -201,8 +226,8 @@ class Matcher:
     def __init__(self, snapshot: Snapshot, analyzer: Analyzer):
         self.snap = snapshot
         self.analyzer = analyzer
+        self.stats = Statistics.of(snapshot)
         self._literal_cache: dict[tuple[str, str], Literal] = {}
-        self._word_cache: dict[tuple[str], WordHits] = {}
         self._token_strings: dict[tuple[int, str], str] = {}
 
     # --- vocabulary and postings ----------------------------------------------------------------
@@ -424,43 +449,152 @@ class Matcher:
             lambda d, f: self.piece(self.snap.stored(d).get(f) or ""),
         )
 
-    # --- words ----------------------------------------------------------------------------------
+    # --- words ---------------------------------------------------------------------------------
 
     def word_hits(self, word: str) -> WordHits:
-        """Term frequencies of one word over title, text and their sub-words (BM25F tf~)."""
-        return _remember(self._word_cache, (word,), 256, self._word_hits)
+        """The posts that have ``word`` in the title, the text or their sub-words."""
+        return self.stats.word(word)
 
-    def _word_hits(self, word: str) -> WordHits:
-        snap = self.snap
-        tf: dict[int, float] = {}
-        for field in ("title", "text"):
-            for f in (field, SUB_FIELDS[field]):
-                post = snap.postings(f, word)
-                if not post.docs:
-                    continue
-                norm = self._norms(f)
-                w = FIELD_WEIGHTS[f]
-                get = tf.get
-                for d, freq in zip(post.docs, post.weights, strict=True):
-                    tf[d] = get(d, 0.0) + w * freq / norm[d]
-        return WordHits(word, len(tf), tf)
-
-    def _norms(self, field: str) -> list[float]:
-        def make() -> list[float]:
-            lengths = self.snap.field_lengths(field)
-            avg = self.snap.average_length(field) or 1.0
-            b = FIELD_B[field]
-            return [(1.0 - b) + b * (n / avg) for n in lengths]
-
-        return self.snap.memo(("norm", field), make)
-
-    def idf(self, df: int) -> float:
-        n = self.snap.doc_count
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+    def positions(self, field: str, word: str, docs: Iterable[int]) -> dict[int, list[int]]:
+        """Word positions of ``word`` in ``field`` of each of ``docs`` that has it."""
+        docs = set(docs)
+        if not docs:
+            return {}
+        return {d: decode_positions(v) for d, v in self._values(field, word, docs)}
 
     # --- keywords -------------------------------------------------------------------------------
 
     def keyword_docs(self, field: str, value: str) -> set[int]:
-        from .schema import keyword_term
-
         return set(self.snap.postings(field, keyword_term(value, self.analyzer.normalize)).docs)
+
+    # --- queries --------------------------------------------------------------------------------
+
+    def select(
+        self,
+        parsed: ParsedQuery,
+        categories: list[str],
+        tags: list[str],
+        dated: bool = False,
+    ) -> Selection:
+        """The posts that match a parsed query and the filters, and its clauses by role.
+
+        ``dated`` says that a date filter will narrow the posts down (the caller applies it).
+
+        Category and tag clauses filter; quoted phrases and ``title:`` clauses must match; of the
+        other keywords at least one must, unless a phrase or ``title:`` clause is there (then
+        they only rank). A clause with nothing searchable in it (``"。"``,
+        ``title:！``, ``-。``) is left out, as if it had not been typed.
+        """
+        excluded = [c for c in parsed.excluded if c.kind in (CATEGORY, TAG) or self.piece(c.text)]
+        groups = [
+            [c for c in g if c.kind in (CATEGORY, TAG) or self.piece(c.text)] for g in parsed.groups
+        ]
+        groups = [g for g in groups if g]
+        ignored = self._ignored(groups)
+        evals = [[self.clause(c, ignored) for c in g] for g in groups]
+        # A keyword made of function words only, in a query that has other words, ranks nothing.
+        evals = [
+            g
+            for g in evals
+            if not all(
+                e.clause.kind not in REQUIRED_KINDS and e.words and set(e.words) <= e.ignored
+                for e in g
+            )
+        ]
+        filters = [g for g in evals if all(e.clause.kind in (CATEGORY, TAG) for e in g)]
+        required = [
+            g for g in evals if g not in filters and all(e.clause.kind in REQUIRED_KINDS for e in g)
+        ]
+        soft = [g for g in evals if g not in filters and g not in required]
+
+        matches: set[int] | None = None
+        for g in filters + required:
+            docs = set().union(*(e.docs for e in g))
+            matches = docs if matches is None else matches & docs
+        if soft and not required:
+            # With a phrase or a title: clause that must match, the other keywords only rank
+            # (as a should clause beside a must clause in Lucene's boolean queries).
+            any_soft = set().union(*(e.docs for g in soft for e in g))
+            matches = any_soft if matches is None else matches & any_soft
+        has_filters = bool(categories or tags or dated or excluded)
+        if matches is None:
+            matches = set(self.snap.live_docs()) if has_filters else set()
+        if categories:
+            matches &= set().union(*(self.keyword_docs("categories", c) for c in categories))
+        if tags:
+            matches &= set().union(*(self.keyword_docs("tags", t) for t in tags))
+        for clause in excluded:
+            matches -= self.exclusion(clause)
+        return Selection(matches, soft, required)
+
+    def _ignored(self, groups: list[list[Clause]]) -> frozenset[str]:
+        """The function words of the query, when it has other words too."""
+        words = {
+            w
+            for g in groups
+            for c in g
+            if c.kind not in (CATEGORY, TAG)
+            for w in self.analyzer.query_words(c.text)
+        }
+        function = words & FUNCTION_WORDS
+        return frozenset(function) if words - function else frozenset()
+
+    def clause(self, clause: Clause, ignored: frozenset[str] = frozenset()) -> ClauseMatch:
+        """The posts one clause matches."""
+        if clause.kind in (CATEGORY, TAG):
+            name = "categories" if clause.kind == CATEGORY else "tags"
+            return ClauseMatch(clause, self.keyword_docs(name, clause.text))
+        piece = self.piece(clause.text)
+        words = self.analyzer.query_words(clause.text)
+        skip = ignored & set(words)
+        fields = ("title",) if clause.kind == TITLE else ("title", "text")
+        lits = {f: self.literal(f, piece) for f in fields}
+        exact = frozenset().union(*(lit.exact for lit in lits.values()))
+        maybe = frozenset().union(*(lit.maybe for lit in lits.values())) - exact
+        if clause.kind in (PHRASE, TITLE):
+            # These must match: every candidate is checked now.
+            exact = exact | self._verify(piece, lits, maybe)
+            docs = set(exact)
+            if clause.kind == TITLE and words:
+                docs |= set.intersection(*(self._title_docs(w) for w in words))
+            return ClauseMatch(clause, docs, exact, frozenset(), words, skip, piece, fields)
+        docs = set(exact)
+        content = [w for w in words if w not in skip]
+        if content:
+            n = self.snap.doc_count or 1
+            found = [h for h in (self.word_hits(w) for w in content) if h.df]
+            rare = [h for h in found if h.df <= COMMON_SHARE * n]
+            if rare:
+                for h in rare:
+                    docs.update(h.tf)
+            elif found:
+                docs |= set.intersection(*(set(h.tf) for h in found))
+        # A post that may hold the piece only across words, and has none of its words, matches
+        # only if it really holds the piece: check those now; the others wait for the ranking.
+        docs |= self._verify(piece, lits, maybe - docs)
+        return ClauseMatch(clause, docs, exact, maybe, words, skip, piece, fields)
+
+    def _verify(self, piece: str, lits: dict[str, Literal], docs: Iterable[int]) -> frozenset[int]:
+        docs = set(docs)
+        out: set[int] = set()
+        for name, lit in lits.items():
+            todo = (docs & lit.maybe) - out
+            if todo:
+                out |= self.verify(name, piece, todo)
+        return frozenset(out)
+
+    def _title_docs(self, word: str) -> set[int]:
+        snap = self.snap
+        return set(snap.postings("title", word).docs) | set(snap.postings("title_sub", word).docs)
+
+    def exclusion(self, clause: Clause) -> set[int]:
+        """The posts an exclusion removes."""
+        if clause.kind in (CATEGORY, TAG):
+            name = "categories" if clause.kind == CATEGORY else "tags"
+            return self.keyword_docs(name, clause.text)
+        piece = self.piece(clause.text)
+        fields = ("title",) if clause.kind == TITLE else ("title", "text")
+        out: set[int] = set()
+        for f in fields:
+            out |= self.literal_docs(f, piece)
+        return out

@@ -87,6 +87,19 @@ class IndexReport:
 
 
 @dataclass(frozen=True)
+class Explanation:
+    """Why a post scored what it did, as a tree (like Elasticsearch's explain API).
+
+    ``value`` is this part's contribution; the ``details`` of a node add up to its ``value``
+    when ``description`` says "sum of", and otherwise show what the value was computed from.
+    """
+
+    value: float
+    description: str
+    details: tuple[Explanation, ...] = ()
+
+
+@dataclass(frozen=True)
 class Hit:
     """One search result: a post's metadata, its score and a highlighted snippet.
 
@@ -109,6 +122,8 @@ class Hit:
     #: How the post matched: "literal", "all words", "some words", "filter" (no text query), or
     #: "similar" (from ``SearchIndex.similar``).
     match: str = ""
+    #: The parts of ``score``, when the search asked for them (``explain=True``).
+    explain: Explanation | None = None
 
 
 @dataclass(frozen=True)

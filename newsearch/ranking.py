@@ -1,0 +1,680 @@
+"""The scoring model: how well a post answers a query, and the order of the results.
+
+The one home of every ranking decision (``engine.SearchIndex`` only assembles the hits):
+
+- **Term weights.** Each query word weighs its BM25 idf; a function word (``FUNCTION_WORDS``:
+  interrogatives, particles, pronouns, prepositions, conjunctions ...) weighs nothing when the
+  query has other words, so 什么, 哪, 为什么, 吗, 的 never decide a rank.
+- **Words (BM25F).** A word's frequency in the title, the text and their search-mode sub-words
+  is length-normalised per field and weighted by field (``FIELD_WEIGHTS``, ``FIELD_B``), summed,
+  then saturated once: ``weight * tf * (K1 + 1) / (tf + K1)``. A word missing from a post costs
+  that post its own contribution only, so missing a common word costs little.
+- **Literal keyword.** A post that contains a keyword literally (separators ignored) gets a bonus
+  as large as the most its words could score: literal matches of a keyword come first.
+- **Proximity.** Two content words of one keyword that stand near each other in a post
+  (``PROXIMITY_WINDOW`` words) add a bonus that grows with their nearness and with the rarer one's
+  weight (BM25TP, Rasolofo and Savoy 2003); a longer piece of the query found literally holds
+  more such near pairs, so it counts more than a shorter one.
+- **Order.** With several keywords, posts are ordered first by the idf-weighted share of the
+  keywords they match (``coordination``); then by score, then newer first, then by path.
+
+A score is a sum of parts, each with a known upper bound (a word's at most ``weight * (K1 + 1)``,
+a bonus at most its size): parts that cost more to compute (checking a literal match on the text,
+reading positions for proximity) are computed only for the posts whose upper bound can still
+reach the page, so the order is the one of exhaustive scoring. Top-k pruning over the same
+bounds (MaxScore/WAND) fits this shape.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .models import Explanation
+from .schema import NO_DATE, SUB_FIELDS
+from .store import Snapshot
+
+if TYPE_CHECKING:
+    from .matching import ClauseMatch, Matcher
+
+#: BM25F parameters: saturation, and per field the weight and the length normalisation.
+K1 = 1.2
+FIELD_WEIGHTS = {"title": 3.0, "title_sub": 1.5, "text": 1.0, "text_sub": 0.5}
+FIELD_B = {"title": 0.5, "title_sub": 0.5, "text": 0.75, "text_sub": 0.75}
+#: Proximity: words at most this many positions apart count as near; the bonus of a pair is
+#: this share of the most its rarer word can score.
+PROXIMITY_WINDOW = 5
+PROXIMITY_WEIGHT = 1.0
+#: A word found in more than this share of posts does not make a post match on its own when the
+#: keyword has rarer words (it still counts for the ranking).
+COMMON_SHARE = 0.4
+
+MATCH_LITERAL, MATCH_ALL, MATCH_SOME, MATCH_FILTER = "literal", "all words", "some words", "filter"
+MATCH_SIMILAR = "similar"
+
+#: Chinese function words: they carry the grammar of a question, not its subject. The list is
+#: the common members of the closed word classes of Mandarin grammar (the classes r, p, c, u, y
+#: and e of jieba's dictionary, by frequency), written in Simplified characters (queries are
+#: normalised to Simplified before they are cut, so Traditional spellings are covered).
+FUNCTION_WORDS = frozenset(
+    # interrogatives
+    "什么 甚么 啥 哪 哪里 哪儿 哪个 哪些 哪位 哪种 哪一 哪年 哪国 谁 为什么 为何 怎么 怎样 "
+    "怎么样 怎 如何 何 何时 何处 何人 何种 几 多少 多久 是否 是不是 有没有 "
+    # modal particles and interjections
+    "吗 呢 吧 么 嘛 啊 呀 啦 哇 哦 呗 罢了 而已 嗯 哎 "
+    # structural and aspect particles
+    "的 地 得 了 着 过 之 所 等 等等 们 似的 "
+    # pronouns and demonstratives
+    "我 你 您 他 她 它 我们 你们 他们 她们 它们 咱们 自己 其 其中 其他 这 那 这个 那个 这些 "
+    "那些 这里 那里 这样 那样 这么 那么 这种 那种 此 该 本 各 每 某 另 任何 一切 "
+    # prepositions
+    "在 为 对 与 以 从 把 被 于 由 向 给 至 同 比 自 跟 因 对于 关于 "
+    # conjunctions
+    "和 而 但 并 或 及 以及 或者 如果 因为 所以 但是 虽然 因此 而且 并且 不过 然而 还是 "
+    # copula, auxiliary verbs, common adverbs, numerals and measure words of questions
+    "是 有 会 能 可 可以 要 将 也 都 就 还 又 才 已 已经 曾 曾经 最 很 更 一 个 位 种 次".split()
+)
+
+#: Keys of the memo this module keeps in a snapshot.
+_STATS = "ranking.stats"
+
+
+def is_function_word(word: str) -> bool:
+    return word in FUNCTION_WORDS
+
+
+# --- term statistics ---------------------------------------------------------------------------
+
+
+@dataclass
+class WordHits:
+    """One word over the index: the posts that have it and its BM25F term frequency in each."""
+
+    word: str
+    df: int
+    #: post -> combined, length-normalised term frequency (the BM25F tf~).
+    tf: dict[int, float]
+
+
+class Statistics:
+    """Per-snapshot term statistics for scoring: BM25F frequencies, idf, length norms."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.snap = snapshot
+        self._words: dict[str, WordHits] = {}
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> Statistics:
+        stats: Statistics = snapshot.memo(_STATS, lambda: cls(snapshot))
+        return stats
+
+    def word(self, word: str) -> WordHits:
+        hit = self._words.get(word)
+        if hit is None:
+            hit = self._word(word)
+            if len(self._words) >= 256:
+                self._words.clear()
+            self._words[word] = hit
+        return hit
+
+    def _word(self, word: str) -> WordHits:
+        snap = self.snap
+        tf: dict[int, float] = {}
+        for name in ("title", "text"):
+            for f in (name, SUB_FIELDS[name]):
+                post = snap.postings(f, word)
+                if not post.docs:
+                    continue
+                norm = self.norms(f)
+                w = FIELD_WEIGHTS[f]
+                get = tf.get
+                for d, freq in zip(post.docs, post.weights, strict=True):
+                    tf[d] = get(d, 0.0) + w * freq / norm[d]
+        return WordHits(word, len(tf), tf)
+
+    def norms(self, fieldname: str) -> list[float]:
+        """Per post, BM25's length normalisation ``(1 - b) + b * length / average``."""
+
+        def make() -> list[float]:
+            lengths = self.snap.field_lengths(fieldname)
+            avg = self.snap.average_length(fieldname) or 1.0
+            b = FIELD_B[fieldname]
+            return [(1.0 - b) + b * (n / avg) for n in lengths]
+
+        norms: list[float] = self.snap.memo(("norm", fieldname), make)
+        return norms
+
+    def idf(self, df: int) -> float:
+        n = self.snap.doc_count
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def field_tf(self, fieldname: str, word: str, doc: int) -> float:
+        """The raw frequency of ``word`` in one field of one post (for explanations)."""
+        post = self.snap.postings(fieldname, word)
+        i = bisect_left(post.docs, doc)
+        return post.weights[i] if i < len(post.docs) and post.docs[i] == doc else 0.0
+
+
+def saturate(tf: float) -> float:
+    """BM25's saturation of a term frequency: 0 for 0, tending to K1 + 1."""
+    return tf * (K1 + 1.0) / (tf + K1)
+
+
+# --- the query model ---------------------------------------------------------------------------
+
+
+@dataclass
+class Term:
+    """One distinct word of the query and its weight (0 for a function word)."""
+
+    word: str
+    weight: float
+    hits: WordHits
+    function: bool = False
+
+    @property
+    def bound(self) -> float:
+        return self.weight * (K1 + 1.0)
+
+
+@dataclass
+class Keyword:
+    """One keyword (a clause that ranks): its terms, literal match and proximity pairs."""
+
+    group: int
+    match: ClauseMatch
+    terms: list[int]
+    #: The literal bonus: as much as the keyword's words can score at most.
+    literal: float
+    #: Pairs of content terms (indexes into the model's terms) that may add proximity.
+    pairs: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class Model:
+    """What a query asks for, weighted: terms, keywords, group weights."""
+
+    terms: list[Term]
+    keywords: list[Keyword]
+    #: Per soft group: its weight in the coordination order (0: it does not count).
+    group_weights: list[float]
+    #: The groups' docs, for coordination.
+    group_docs: list[set[int]]
+
+
+def build_model(
+    matcher: Matcher, soft: list[list[ClauseMatch]], scored: list[ClauseMatch]
+) -> Model:
+    """The weighted model of a query: ``soft`` are the groups of keywords that rank, ``scored``
+    every clause whose words count for the score (the soft ones and the required ones)."""
+    stats = matcher.stats
+    index: dict[str, int] = {}
+    terms: list[Term] = []
+    for e in scored:
+        for w in e.words:
+            if w not in index:
+                hits = stats.word(w)
+                if not hits.df:
+                    continue
+                index[w] = len(terms)
+                weight = 0.0 if w in e.ignored else stats.idf(hits.df)
+                terms.append(Term(w, weight, hits, w in e.ignored))
+    keywords: list[Keyword] = []
+    group_weights: list[float] = []
+    group_docs: list[set[int]] = []
+    for gi, g in enumerate(soft):
+        gw = 0.0
+        for e in g:
+            ts = [index[w] for w in e.words if w in index]
+            content = [i for i in ts if not terms[i].function]
+            literal = sum(terms[i].bound for i in content)
+            pairs = [
+                (content[a], content[b])
+                for a in range(len(content))
+                for b in range(a + 1, len(content))
+            ]
+            keywords.append(Keyword(gi, e, ts, literal, pairs))
+            gw = max([gw] + [terms[i].weight for i in content])
+        group_weights.append(gw)
+        group_docs.append(set().union(*(e.docs for e in g)))
+    return Model(terms, keywords, group_weights, group_docs)
+
+
+# --- ranking -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Ranked:
+    """One ranked post: its order key, score and how it matched."""
+
+    docnum: int
+    score: float
+    match: str = ""
+    coordination: float = 0.0
+    explanation: Explanation | None = None
+
+
+@dataclass
+class _Pending:
+    """The parts of a post's score not computed yet, with their upper bounds."""
+
+    literal: list[int]  # keywords that may hold the post literally
+    proximity: bool
+    bound: float
+
+
+class Ranker:
+    """Orders the matching posts of one query (see the module docstring)."""
+
+    def __init__(
+        self,
+        matcher: Matcher,
+        docs: set[int],
+        soft: list[list[ClauseMatch]],
+        scored: list[ClauseMatch],
+    ):
+        self.matcher = matcher
+        self.stats = matcher.stats
+        self.snap = matcher.snap
+        self.docs = docs
+        self.soft = soft
+        self.model = build_model(matcher, soft, scored)
+        gw = self.model.group_weights
+        # Coordination orders only when there are several keywords that weigh something.
+        self._coordinate = sum(1 for w in gw if w > 0) >= 2
+        self._total_weight = sum(gw) or 1.0
+
+    # scores of all posts, with bounds for the lazy parts ------------------------------------
+
+    def words_score(self, docs: set[int] | None = None) -> dict[int, float]:
+        """Per post, the sum of its words' BM25F contributions."""
+        scope = self.docs if docs is None else docs
+        out: dict[int, float] = {}
+        get = out.get
+        for t in self.model.terms:
+            if t.weight <= 0.0:
+                continue
+            w = t.weight
+            tf = t.hits.tf
+            if len(tf) <= len(scope):
+                for d, v in tf.items():
+                    if d in scope:
+                        out[d] = get(d, 0.0) + w * saturate(v)
+            else:
+                tget = tf.get
+                for d in scope:
+                    v = tget(d)
+                    if v is not None:
+                        out[d] = get(d, 0.0) + w * saturate(v)
+        return out
+
+    def coordination(self, d: int) -> float:
+        if not self._coordinate:
+            return 0.0
+        got = sum(
+            w
+            for w, docs in zip(self.model.group_weights, self.model.group_docs, strict=True)
+            if d in docs
+        )
+        return round(got / self._total_weight, 9)
+
+    def _bounds(self, docs: set[int]) -> tuple[dict[int, float], dict[int, _Pending]]:
+        """Known score per post, and what is still to compute with its upper bound."""
+        known = self.words_score(docs)
+        pending: dict[int, _Pending] = {}
+        for ki, kw in enumerate(self.model.keywords):
+            e = kw.match
+            if kw.literal <= 0.0:
+                continue
+            for d in e.exact & docs:
+                known[d] = known.get(d, 0.0) + kw.literal
+            for d in (e.maybe - e.exact) & docs:
+                p = pending.get(d)
+                if p is None:
+                    p = pending[d] = _Pending([], False, 0.0)
+                p.literal.append(ki)
+                p.bound += kw.literal
+        # Proximity: only posts that hold both words of a pair can have it.
+        prox = self._proximity_bounds(docs)
+        for d, b in prox.items():
+            p = pending.get(d)
+            if p is None:
+                p = pending[d] = _Pending([], False, 0.0)
+            p.proximity = True
+            p.bound += b
+        return known, pending
+
+    def _proximity_bounds(self, docs: set[int]) -> dict[int, float]:
+        terms = self.model.terms
+        pairs = [(kw, a, b) for kw in self.model.keywords for a, b in kw.pairs]
+        if not pairs or PROXIMITY_WEIGHT <= 0.0:
+            return {}
+        involved = sorted({i for _, a, b in pairs for i in (a, b)})
+        mask: dict[int, int] = {}
+        for i in involved:
+            bit = 1 << i
+            for d in terms[i].hits.tf.keys() & docs:
+                mask[d] = mask.get(d, 0) | bit
+        per_mask: dict[int, float] = {}
+        out: dict[int, float] = {}
+        for d, m in mask.items():
+            if m & (m - 1) == 0:
+                continue  # one word only
+            b = per_mask.get(m)
+            if b is None:
+                b = 0.0
+                for _, x, y in pairs:
+                    if m >> x & 1 and m >> y & 1:
+                        b += _pair_bound(terms[x], terms[y])
+                per_mask[m] = b
+            if b > 0.0:
+                out[d] = b
+        return out
+
+    # the exact parts -----------------------------------------------------------------------
+
+    def _literal(self, d: int, ki: int) -> bool:
+        e = self.model.keywords[ki].match
+        if d in e.exact:
+            return True
+        if d not in e.maybe:
+            return False
+        return any(self.matcher.verify(f, e.piece, (d,)) for f in e.fields)
+
+    def _resolve(self, batch: list[int], pending: dict[int, _Pending]) -> dict[int, float]:
+        """The exact value of the pending parts of each post of ``batch``."""
+        out = dict.fromkeys(batch, 0.0)
+        prox = [d for d in batch if pending[d].proximity]
+        if prox:
+            for d, v in self.proximity(prox).items():
+                out[d] += v
+        for d in batch:
+            for ki in pending[d].literal:
+                if self._literal(d, ki):
+                    out[d] += self.model.keywords[ki].literal
+        return out
+
+    def proximity(self, docs: list[int], detail: bool = False) -> dict[int, Any]:
+        """Per post, the proximity bonus of its near pairs of content words (with ``detail``,
+        a list of (keyword, a, b, acc, value) instead)."""
+        terms = self.model.terms
+        pairs = [(ki, a, b) for ki, kw in enumerate(self.model.keywords) for a, b in kw.pairs]
+        involved = sorted({i for _, a, b in pairs for i in (a, b)})
+        wanted = set(docs)
+        pos: dict[tuple[int, str], dict[int, list[int]]] = {}
+        for i in involved:
+            for f in ("title", "text"):
+                pos[(i, f)] = self.matcher.positions(
+                    f, terms[i].word, wanted & terms[i].hits.tf.keys()
+                )
+        out: dict[int, Any] = {d: ([] if detail else 0.0) for d in docs}
+        for ki, a, b in pairs:
+            for d in docs:
+                acc = 0.0
+                for f in ("title", "text"):
+                    pa = pos[(a, f)].get(d)
+                    pb = pos[(b, f)].get(d)
+                    if pa and pb:
+                        acc += _nearness(pa, pb)
+                if acc <= 0.0:
+                    continue
+                value = _pair_value(terms[a], terms[b], acc)
+                if detail:
+                    out[d].append((ki, a, b, acc, value))
+                else:
+                    out[d] += value
+        return out
+
+    # the order -----------------------------------------------------------------------------
+
+    def rank(self, wanted: int | None) -> list[Ranked]:
+        """The first ``wanted`` posts in relevance order (all of them when None)."""
+        if not self.docs:
+            return []
+        known, pending = self._bounds(self.docs)
+        ts = self.snap.numeric_column("date_ts")
+        order = path_order(self.snap)
+        coord = {d: self.coordination(d) for d in self.docs} if self._coordinate else None
+
+        def key(d: int, score: float) -> tuple[float, float, int, int]:
+            c = coord[d] if coord is not None else 0.0
+            return (-c, -score, -ts[d], order[d])
+
+        heap = []
+        for d in self.docs:
+            s = known.get(d, 0.0)
+            p = pending.get(d)
+            heap.append((*key(d, s + (p.bound if p else 0.0)), d, p is not None))
+        out: list[Ranked] = []
+        if wanted is None:
+            # Everything is wanted: compute every pending part, then sort once.
+            todo = [d for d in self.docs if d in pending]
+            exact = self._resolve(todo, pending) if todo else {}
+            items = sorted((key(d, known.get(d, 0.0) + exact.get(d, 0.0)), d) for d in self.docs)
+            return [self._ranked(d, -k[1], coord) for k, d in items]
+        heapq.heapify(heap)
+        while heap and len(out) < wanted:
+            top = heapq.heappop(heap)
+            d, unsure = top[4], top[5]
+            if not unsure:
+                out.append(self._ranked(d, -top[1], coord))
+                continue
+            # Resolve this post and the next few unsure ones in one go (positions are read in
+            # bulk); each goes back with its exact score.
+            batch = [d]
+            rest = []
+            while heap and len(batch) < 32:
+                nxt = heapq.heappop(heap)
+                (batch if nxt[5] else rest).append(nxt[4] if nxt[5] else nxt)
+                if not nxt[5] and len(rest) > 64:
+                    break
+            for r in rest:
+                heapq.heappush(heap, r)
+            exact = self._resolve(batch, pending)
+            for b in batch:
+                heapq.heappush(heap, (*key(b, known.get(b, 0.0) + exact[b]), b, False))
+        return out
+
+    def score(self, docs: list[int]) -> list[Ranked]:
+        """The exact scores of the given posts, in the given order (for other sort orders)."""
+        known, pending = self._bounds(set(docs) & self.docs)
+        exact = self._resolve([d for d in docs if d in pending], pending) if pending else {}
+        return [Ranked(d, known.get(d, 0.0) + exact.get(d, 0.0)) for d in docs]
+
+    def _ranked(self, d: int, score: float, coord: dict[int, float] | None) -> Ranked:
+        return Ranked(d, score, "", coord[d] if coord is not None else 0.0)
+
+    # match kinds and explanations ----------------------------------------------------------
+
+    def match_kind(self, d: int) -> str:
+        kws = self.model.keywords
+        if not kws:
+            return MATCH_ALL
+        groups_literal = [False] * len(self.soft)
+        for ki, kw in enumerate(kws):
+            if self._literal(d, ki):
+                groups_literal[kw.group] = True
+        if all(groups_literal):
+            return MATCH_LITERAL
+        terms = self.model.terms
+        for kw in kws:
+            if groups_literal[kw.group]:
+                continue
+            content = [i for i in kw.terms if not terms[i].function]
+            if any(d not in terms[i].hits.tf for i in content):
+                # An OR alternative of the same group may have them all.
+                others = [k for k in kws if k.group == kw.group and k is not kw]
+                if not any(
+                    all(d in terms[i].hits.tf for i in k.terms if not terms[i].function)
+                    for k in others
+                ):
+                    return MATCH_SOME
+        return MATCH_ALL
+
+    def explain(self, d: int) -> Explanation:
+        """The parts of post ``d``'s score: each word per field, literal bonuses, near pairs."""
+        terms = self.model.terms
+        parts: list[Explanation] = []
+        for t in terms:
+            v = t.hits.tf.get(d)
+            if v is None or t.weight <= 0.0:
+                continue
+            parts.append(self._explain_term(t, d, v))
+        for ki, kw in enumerate(self.model.keywords):
+            if kw.literal > 0.0 and self._literal(d, ki):
+                parts.append(
+                    Explanation(
+                        kw.literal,
+                        f"literal keyword {kw.match.clause.text!r}: as much as its words score "
+                        "at most",
+                    )
+                )
+        if any(kw.pairs for kw in self.model.keywords):
+            for _ki, a, b, acc, value in self.proximity([d], detail=True)[d]:
+                parts.append(
+                    Explanation(
+                        value,
+                        f"near words {terms[a].word} … {terms[b].word}",
+                        (
+                            Explanation(
+                                acc, f"nearness: sum of 1/distance² within {PROXIMITY_WINDOW} words"
+                            ),
+                            Explanation(
+                                min(terms[a].weight, terms[b].weight),
+                                "weight of the rarer word (its idf)",
+                            ),
+                        ),
+                    )
+                )
+        total = sum(p.value for p in parts)
+        desc = "sum of"
+        if self._coordinate:
+            desc = (
+                f"sum of (ranked first by keywords matched: {self.coordination(d):.2f} of "
+                "their weight)"
+            )
+        return Explanation(total, desc, tuple(parts))
+
+    def _explain_term(self, t: Term, d: int, tf: float) -> Explanation:
+        fields = []
+        for name in ("title", "title_sub", "text", "text_sub"):
+            freq = self.stats.field_tf(name, t.word, d)
+            if freq:
+                norm = self.stats.norms(name)[d]
+                fields.append(
+                    Explanation(
+                        FIELD_WEIGHTS[name] * freq / norm,
+                        f"{name}: frequency {freq:g} × field weight {FIELD_WEIGHTS[name]:g} / "
+                        f"length norm {norm:.3f}",
+                    )
+                )
+        return Explanation(
+            t.weight * saturate(tf),
+            f"word {t.word}: idf {t.weight:.3f} × saturated frequency "
+            f"{tf:.3f}·{K1 + 1:g}/({tf:.3f}+{K1:g})",
+            tuple(fields),
+        )
+
+
+def _pair_bound(a: Term, b: Term) -> float:
+    return PROXIMITY_WEIGHT * min(a.weight, b.weight) * (K1 + 1.0)
+
+
+def _pair_value(a: Term, b: Term, acc: float) -> float:
+    return PROXIMITY_WEIGHT * min(a.weight, b.weight) * saturate(acc)
+
+
+def _nearness(pa: list[int], pb: list[int]) -> float:
+    """Sum over the occurrences of the rarer word of 1/d² to the nearest occurrence of the other,
+    within the window: at most the number of occurrences of the rarer word."""
+    if len(pa) > len(pb):
+        pa, pb = pb, pa
+    acc = 0.0
+    n = len(pb)
+    for p in pa:
+        i = bisect_left(pb, p)
+        dist = PROXIMITY_WINDOW + 1
+        if i < n:
+            dist = pb[i] - p
+        if i > 0 and p - pb[i - 1] < dist:
+            dist = p - pb[i - 1]
+        if 0 < dist <= PROXIMITY_WINDOW:
+            acc += 1.0 / (dist * dist)
+    return acc
+
+
+def path_order(snap: Snapshot) -> list[int]:
+    """Rank of each document's path in sorting order: the final tie-breaker."""
+
+    def make() -> list[int]:
+        paths = [(path, d) for d, path, _ in snap.states()]
+        order = [0] * snap.doc_count_all
+        for rank, (_, d) in enumerate(sorted(paths)):
+            order[d] = rank
+        return order
+
+    result: list[int] = snap.memo("path_order", make)
+    return result
+
+
+def sort_by_date(
+    snap: Snapshot, docs: Iterable[int], wanted: int | None, newest: bool
+) -> list[int]:
+    """Posts by date (newest or oldest first; undated last), then by path."""
+    ts = snap.numeric_column("date_ts")
+    order = path_order(snap)
+    if newest:
+        key: Any = lambda d: (-ts[d], order[d])  # noqa: E731
+    else:
+        key = lambda d: (ts[d] if ts[d] != NO_DATE else 2**62, order[d])  # noqa: E731
+    return sorted(docs, key=key) if wanted is None else heapq.nsmallest(wanted, docs, key=key)
+
+
+# --- similar posts -----------------------------------------------------------------------------
+
+
+def key_terms(
+    stats: Statistics, analyzer: Any, title: str, text: str, count: int
+) -> list[tuple[str, float]]:
+    """A post's most distinctive words by tf-idf, with weights relative to the first."""
+    counts: dict[str, int] = {}
+    for tok in analyzer.tokens(title + "\n" + text, subwords=False):
+        # One-character words and bare numbers say little about what a post is about.
+        if len(tok.text) > 1 and not tok.text.replace(".", "").isdigit():
+            counts[tok.text] = counts.get(tok.text, 0) + 1
+    n = stats.snap.doc_count or 1
+    scored = []
+    for w, tf in counts.items():
+        if w in FUNCTION_WORDS:
+            continue
+        df = stats.word(w).df
+        if df <= 1 or df > 0.5 * n:
+            continue
+        scored.append((tf * stats.idf(df), w))
+    scored.sort(reverse=True)
+    top = scored[:count]
+    if not top:
+        return []
+    best = top[0][0]
+    return [(w, s / best) for s, w in top]
+
+
+def similar_posts(
+    stats: Statistics, key: list[tuple[str, float]], me: int, limit: int
+) -> tuple[int, list[tuple[int, float]]]:
+    """Posts that share key terms with post ``me``: BM25F of those terms, each weighted by its
+    tf-idf weight in ``me``. Returns how many posts share any, and the best ``limit``."""
+    scores: dict[int, float] = {}
+    get = scores.get
+    for w, weight in key:
+        hits = stats.word(w)
+        wt = weight * stats.idf(hits.df)
+        for d, v in hits.tf.items():
+            if d != me:
+                scores[d] = get(d, 0.0) + wt * saturate(v)
+    top = heapq.nlargest(limit, scores.items(), key=lambda kv: (kv[1], -kv[0]))
+    return len(scores), top
