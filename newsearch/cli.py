@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from .engine import IndexInfo, SearchIndex
     from .indexer import Progress
-    from .models import Hit, IndexReport, Post, SearchResults
+    from .models import Explanation, Hit, IndexReport, Post, SearchResults
 
 #: Exit code of an error that is a bug, not a bad input.
 UNEXPECTED_EXIT = 1
@@ -727,6 +727,9 @@ def render_report(
     help="Page of results to show.",
 )
 @click.option("--facets", is_flag=True, help="Also count the matches by category and by month.")
+@click.option(
+    "--explain", is_flag=True, help="Show the parts of each hit's score (terms, fields, boosts)."
+)
 @JSON_OPTION
 def search(
     query: tuple[str, ...],
@@ -740,6 +743,7 @@ def search(
     limit: int,
     page: int,
     facets: bool,
+    explain: bool,
     as_json: bool,
 ) -> None:
     """Search the posts for QUERY.
@@ -754,6 +758,7 @@ def search(
       newsearch search 工业经济
       newsearch search '"稳住经济大盘"' -c cailianshe --since 2022-05 --sort newest
       newsearch search 疫情 OR 防控 -新闻联播 --facets --json
+      newsearch search 工信部为什么召开电视电话会议 --explain
     """
     text = " ".join(query).strip()
     if not text and not (categories or tags or since or until):
@@ -769,6 +774,7 @@ def search(
             until=until,
             sort=sort,
             facets=facets,
+            explain=explain,
         )
     if as_json:
         emit_json(results)
@@ -829,6 +835,17 @@ def hit_lines(hit: Hit, *, match: bool = True) -> list[list[Seg]]:
     if hit.url:
         lines.append([(visible(hit.url, one_line=True), "url")])
     lines.append([(visible(hit.path, one_line=True), "path")])
+    if hit.explain is not None:
+        lines.extend(explain_lines(hit.explain))
+    return lines
+
+
+def explain_lines(e: Explanation, depth: int = 0) -> list[list[Seg]]:
+    """An explanation tree, one part a line, indented by depth: value, then what it is."""
+    head = "score " if depth == 0 else "  " * depth
+    lines = [[(f"{head}{e.value:.4g}  ", "count"), (visible(e.description, one_line=True), "meta")]]
+    for d in e.details:
+        lines.extend(explain_lines(d, depth + 1))
     return lines
 
 

@@ -199,6 +199,9 @@ class ClauseMatch:
     ignored: frozenset[str] = frozenset()
     piece: str = ""
     fields: tuple[str, ...] = ()
+    #: Words that only add to the score: the search-mode sub-words of the clause's words (the
+    #: query may be cut differently from the post).
+    extra: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass
@@ -557,7 +560,10 @@ class Matcher:
             docs = set(exact)
             if clause.kind == TITLE and words:
                 docs |= set.intersection(*(self._title_docs(w) for w in words))
-            return ClauseMatch(clause, docs, exact, frozenset(), words, skip, piece, fields)
+            extra = self._extra_words(clause.text, words, skip)
+            return ClauseMatch(
+                clause, docs, exact, frozenset(), words, skip, piece, fields, extra
+            )
         docs = set(exact)
         content = [w for w in words if w not in skip]
         if content:
@@ -572,7 +578,18 @@ class Matcher:
         # A post that may hold the piece only across words, and has none of its words, matches
         # only if it really holds the piece: check those now; the others wait for the ranking.
         docs |= self._verify(piece, lits, maybe - docs)
-        return ClauseMatch(clause, docs, exact, maybe, words, skip, piece, fields)
+        extra = self._extra_words(clause.text, words, skip)
+        return ClauseMatch(clause, docs, exact, maybe, words, skip, piece, fields, extra)
+
+    def _extra_words(self, text: str, words: list[str], skip: frozenset[str]) -> list[str]:
+        seen = set(words)
+        out: list[str] = []
+        for tok in self.analyzer.tokens(text):
+            w = tok.text
+            if tok.sub and w not in seen and w not in skip:
+                seen.add(w)
+                out.append(w)
+        return out
 
     def _verify(self, piece: str, lits: dict[str, Literal], docs: Iterable[int]) -> frozenset[int]:
         docs = set(docs)

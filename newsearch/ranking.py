@@ -49,6 +49,10 @@ FIELD_B = {"title": 0.5, "title_sub": 0.5, "text": 0.75, "text_sub": 0.75}
 #: this share of the most its rarer word can score.
 PROXIMITY_WINDOW = 5
 PROXIMITY_WEIGHT = 1.0
+#: A query word's search-mode sub-words weigh this share of their idf (as a sub-word field
+#: weighs half its word field).
+EXTRA_WEIGHT = 0.5
+TW = 3.0
 #: A word found in more than this share of posts does not make a post match on its own when the
 #: keyword has rarer words (it still counts for the ranking).
 COMMON_SHARE = 0.4
@@ -131,6 +135,8 @@ class Statistics:
                     continue
                 norm = self.norms(f)
                 w = FIELD_WEIGHTS[f]
+                if f.startswith("title"):
+                    w = TW * (1 if f == "title" else 0.5)
                 get = tf.get
                 for d, freq in zip(post.docs, post.weights, strict=True):
                     tf[d] = get(d, 0.0) + w * freq / norm[d]
@@ -159,9 +165,14 @@ class Statistics:
         return post.weights[i] if i < len(post.docs) and post.docs[i] == doc else 0.0
 
 
+def contribution(t: Term, tf: float) -> float:
+    """A term's part of a post's score: its weight times the saturated frequency."""
+    return t.weight * (K1 + 1.0) * tf / (tf + K1)
+
+
 def saturate(tf: float) -> float:
     """BM25's saturation of a term frequency: 0 for 0, tending to K1 + 1."""
-    return tf * (K1 + 1.0) / (tf + K1)
+    return (K1 + 1.0) * tf / (tf + K1)
 
 
 # --- the query model ---------------------------------------------------------------------------
@@ -175,6 +186,8 @@ class Term:
     weight: float
     hits: WordHits
     function: bool = False
+    #: Only adds to the score (a sub-word of a query word).
+    extra: bool = False
 
     @property
     def bound(self) -> float:
@@ -223,6 +236,14 @@ def build_model(
                 index[w] = len(terms)
                 weight = 0.0 if w in e.ignored else stats.idf(hits.df)
                 terms.append(Term(w, weight, hits, w in e.ignored))
+    for e in scored:
+        for w in e.extra:
+            if w not in index:
+                hits = stats.word(w)
+                if not hits.df:
+                    continue
+                index[w] = len(terms)
+                terms.append(Term(w, EXTRA_WEIGHT * stats.idf(hits.df), hits, extra=True))
     keywords: list[Keyword] = []
     group_weights: list[float] = []
     group_docs: list[set[int]] = []
@@ -231,7 +252,8 @@ def build_model(
         for e in g:
             ts = [index[w] for w in e.words if w in index]
             content = [i for i in ts if not terms[i].function]
-            literal = sum(terms[i].bound for i in content)
+            extra = [index[w] for w in e.extra if w in index]
+            literal = sum(terms[i].bound for i in content + extra)
             pairs = [
                 (content[a], content[b])
                 for a in range(len(content))
@@ -294,22 +316,8 @@ class Ranker:
         """Per post, the sum of its words' BM25F contributions."""
         scope = self.docs if docs is None else docs
         out: dict[int, float] = {}
-        get = out.get
         for t in self.model.terms:
-            if t.weight <= 0.0:
-                continue
-            w = t.weight
-            tf = t.hits.tf
-            if len(tf) <= len(scope):
-                for d, v in tf.items():
-                    if d in scope:
-                        out[d] = get(d, 0.0) + w * saturate(v)
-            else:
-                tget = tf.get
-                for d in scope:
-                    v = tget(d)
-                    if v is not None:
-                        out[d] = get(d, 0.0) + w * saturate(v)
+            _add_term(t, scope, out)
         return out
 
     def coordination(self, d: int) -> float:
@@ -521,9 +529,8 @@ class Ranker:
         parts: list[Explanation] = []
         for t in terms:
             v = t.hits.tf.get(d)
-            if v is None or t.weight <= 0.0:
-                continue
-            parts.append(self._explain_term(t, d, v))
+            if v is not None and t.weight > 0.0:
+                parts.append(self._explain_term(t, d, v))
         for ki, kw in enumerate(self.model.keywords):
             if kw.literal > 0.0 and self._literal(d, ki):
                 parts.append(
@@ -572,12 +579,38 @@ class Ranker:
                         f"length norm {norm:.3f}",
                     )
                 )
+        if t.extra:
+            weight = f"{EXTRA_WEIGHT:g} × idf {t.weight / EXTRA_WEIGHT:.3f}"
+            what = f"sub-word {t.word}"
+        else:
+            weight = f"idf {t.weight:.3f}"
+            what = f"word {t.word}"
         return Explanation(
-            t.weight * saturate(tf),
-            f"word {t.word}: idf {t.weight:.3f} × saturated frequency "
-            f"{tf:.3f}·{K1 + 1:g}/({tf:.3f}+{K1:g})",
+            contribution(t, tf),
+            f"{what}: {weight} × frequency {tf:.3f} saturated: ·{K1 + 1:g}/({tf:.3f} + {K1:g}); "
+            "the frequency is the sum of",
             tuple(fields),
         )
+
+
+def _add_term(t: Term, scope: set[int], out: dict[int, float]) -> None:
+    """Add ``t``'s contribution (see ``contribution``) to each post of ``scope`` that has it."""
+    if t.weight <= 0.0:
+        return
+    w = t.weight * (K1 + 1.0)
+    tf = t.hits.tf
+    get = out.get
+    # The same expression as contribution(), so that explanations add up to the same score.
+    if len(tf) <= len(scope):
+        for d, v in tf.items():
+            if d in scope:
+                out[d] = get(d, 0.0) + w * v / (v + K1)
+    else:
+        tget = tf.get
+        for d in scope:
+            v = tget(d)
+            if v is not None:
+                out[d] = get(d, 0.0) + w * v / (v + K1)
 
 
 def _pair_bound(a: Term, b: Term) -> float:
