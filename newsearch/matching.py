@@ -193,8 +193,8 @@ class ClauseMatch:
     #: Posts known to hold the clause's text literally, and posts that may (checked lazily).
     exact: frozenset[int] = frozenset()
     maybe: frozenset[int] = frozenset()
-    #: The clause's distinct words, and those of them that are function words of a query that
-    #: has other words (they weigh nothing and match nothing on their own).
+    #: The clause's distinct words, and the words that weigh nothing and match nothing on their
+    #: own (the function words, when the query has other words).
     words: list[str] = dataclasses.field(default_factory=list)
     ignored: frozenset[str] = frozenset()
     piece: str = ""
@@ -531,7 +531,7 @@ class Matcher:
         return Selection(matches, soft, required)
 
     def _ignored(self, groups: list[list[Clause]]) -> frozenset[str]:
-        """The function words of the query, when it has other words too."""
+        """The words that weigh nothing: the function words, when the query has other words."""
         words = {
             w
             for g in groups
@@ -539,8 +539,7 @@ class Matcher:
             if c.kind not in (CATEGORY, TAG)
             for w in self.analyzer.query_words(c.text)
         }
-        function = words & FUNCTION_WORDS
-        return frozenset(function) if words - function else frozenset()
+        return FUNCTION_WORDS if words - FUNCTION_WORDS else frozenset()
 
     def clause(self, clause: Clause, ignored: frozenset[str] = frozenset()) -> ClauseMatch:
         """The posts one clause matches."""
@@ -549,7 +548,7 @@ class Matcher:
             return ClauseMatch(clause, self.keyword_docs(name, clause.text))
         piece = self.piece(clause.text)
         words = self.analyzer.query_words(clause.text)
-        skip = ignored & set(words)
+        skip = ignored
         fields = ("title",) if clause.kind == TITLE else ("title", "text")
         lits = {f: self.literal(f, piece) for f in fields}
         exact = frozenset().union(*(lit.exact for lit in lits.values()))
@@ -561,9 +560,7 @@ class Matcher:
             if clause.kind == TITLE and words:
                 docs |= set.intersection(*(self._title_docs(w) for w in words))
             extra = self._extra_words(clause.text, words, skip)
-            return ClauseMatch(
-                clause, docs, exact, frozenset(), words, skip, piece, fields, extra
-            )
+            return ClauseMatch(clause, docs, exact, frozenset(), words, skip, piece, fields, extra)
         docs = set(exact)
         content = [w for w in words if w not in skip]
         if content:
@@ -582,11 +579,16 @@ class Matcher:
         return ClauseMatch(clause, docs, exact, maybe, words, skip, piece, fields, extra)
 
     def _extra_words(self, text: str, words: list[str], skip: frozenset[str]) -> list[str]:
+        """The search-mode sub-words of the clause's words (none of a function word's, and no
+        function word when the query ignores them)."""
         seen = set(words)
         out: list[str] = []
+        owner = ""
         for tok in self.analyzer.tokens(text):
             w = tok.text
-            if tok.sub and w not in seen and w not in skip:
+            if not tok.sub:
+                owner = w
+            elif w not in seen and owner not in skip and w not in skip:
                 seen.add(w)
                 out.append(w)
         return out

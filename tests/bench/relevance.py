@@ -200,7 +200,9 @@ class Bm25s(Engine):
         t = time.perf_counter()
         self.paths = [d.path for d in docs]
         self.model = bm25s.BM25()
-        self.model.index([cut_for_search(d.title + "\n" + d.text) for d in docs], show_progress=False)
+        self.model.index(
+            [cut_for_search(d.title + "\n" + d.text) for d in docs], show_progress=False
+        )
         print(f"bm25s: indexed in {time.perf_counter() - t:.0f} s", flush=True)
 
     def _scores(self, query: str) -> Any:
@@ -439,7 +441,9 @@ def print_table(results: dict[str, dict[str, float]]) -> None:
     for label, key in ROWS:
         if all(key not in results[n] for n in names):
             continue
-        rows.append([label, *(f"{results[n][key]:.3f}" if key in results[n] else "" for n in names)])
+        rows.append(
+            [label, *(f"{results[n][key]:.3f}" if key in results[n] else "" for n in names)]
+        )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print()
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
@@ -463,7 +467,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     parser.add_argument("--only", nargs="+", choices=("questions", "titles", "substrings"))
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "newsearch-relevance")
+    parser.add_argument(
+        "--cache", type=Path, default=Path(tempfile.gettempdir()) / "newsearch-relevance"
+    )
     parser.add_argument("--fresh", action="store_true", help="build everything anew, keep nothing")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
