@@ -49,10 +49,11 @@ FIELD_B = {"title": 0.5, "title_sub": 0.5, "text": 0.75, "text_sub": 0.75}
 #: this share of the most its rarer word can score.
 PROXIMITY_WINDOW = 5
 PROXIMITY_WEIGHT = 1.0
+#: Each content word of a keyword pairs with the next this many content words of the query.
+PAIR_SPAN = 2
 #: A query word's search-mode sub-words weigh this share of their idf (as a sub-word field
 #: weighs half its word field).
 EXTRA_WEIGHT = 0.5
-TW = 3.0
 #: A word found in more than this share of posts does not make a post match on its own when the
 #: keyword has rarer words (it still counts for the ranking).
 COMMON_SHARE = 0.4
@@ -102,6 +103,17 @@ class WordHits:
     df: int
     #: post -> combined, length-normalised term frequency (the BM25F tf~).
     tf: dict[int, float]
+    #: post -> occurrences as a whole word (title and text), where it has positions.
+    count: dict[int, int] = field(default_factory=dict)
+    _saturated: dict[int, float] | None = None
+
+    def saturated(self) -> dict[int, float]:
+        """post -> ``saturate(tf)``, computed once per word (a term's part is its weight times
+        this)."""
+        if self._saturated is None:
+            top, k1 = K1 + 1.0, K1
+            self._saturated = {d: top * v / (v + k1) for d, v in self.tf.items()}
+        return self._saturated
 
 
 class Statistics:
@@ -128,6 +140,7 @@ class Statistics:
     def _word(self, word: str) -> WordHits:
         snap = self.snap
         tf: dict[int, float] = {}
+        count: dict[int, int] = {}
         for name in ("title", "text"):
             for f in (name, SUB_FIELDS[name]):
                 post = snap.postings(f, word)
@@ -135,12 +148,14 @@ class Statistics:
                     continue
                 norm = self.norms(f)
                 w = FIELD_WEIGHTS[f]
-                if f.startswith("title"):
-                    w = TW * (1 if f == "title" else 0.5)
                 get = tf.get
                 for d, freq in zip(post.docs, post.weights, strict=True):
                     tf[d] = get(d, 0.0) + w * freq / norm[d]
-        return WordHits(word, len(tf), tf)
+                if f == name:
+                    cget = count.get
+                    for d, freq in zip(post.docs, post.weights, strict=True):
+                        count[d] = cget(d, 0) + int(freq)
+        return WordHits(word, len(tf), tf, count)
 
     def norms(self, fieldname: str) -> list[float]:
         """Per post, BM25's length normalisation ``(1 - b) + b * length / average``."""
@@ -167,12 +182,12 @@ class Statistics:
 
 def contribution(t: Term, tf: float) -> float:
     """A term's part of a post's score: its weight times the saturated frequency."""
-    return t.weight * (K1 + 1.0) * tf / (tf + K1)
+    return t.weight * saturate(tf)
 
 
 def saturate(tf: float) -> float:
     """BM25's saturation of a term frequency: 0 for 0, tending to K1 + 1."""
-    return (K1 + 1.0) * tf / (tf + K1)
+    return (K1 + 1.0) * tf / (tf + K1)  # the same expression as WordHits.saturated()
 
 
 # --- the query model ---------------------------------------------------------------------------
@@ -253,12 +268,15 @@ def build_model(
             ts = [index[w] for w in e.words if w in index]
             content = [i for i in ts if not terms[i].function]
             extra = [index[w] for w in e.extra if w in index]
-            literal = sum(terms[i].bound for i in content + extra)
             pairs = [
                 (content[a], content[b])
                 for a in range(len(content))
-                for b in range(a + 1, len(content))
+                for b in range(a + 1, min(len(content), a + 1 + PAIR_SPAN))
             ]
+            # As much as the keyword's words and near pairs can add at most: a post that holds
+            # the keyword literally outranks every post that does not.
+            literal = sum(terms[i].bound for i in content + extra)
+            literal += sum(_pair_bound(terms[a], terms[b]) for a, b in pairs)
             keywords.append(Keyword(gi, e, ts, literal, pairs))
             gw = max([gw] + [terms[i].weight for i in content])
         group_weights.append(gw)
@@ -309,6 +327,8 @@ class Ranker:
         # Coordination orders only when there are several keywords that weigh something.
         self._coordinate = sum(1 for w in gw if w > 0) >= 2
         self._total_weight = sum(gw) or 1.0
+        #: Literal checks done: keyword -> post -> holds it.
+        self._checked: dict[int, dict[int, bool]] = {}
 
     # scores of all posts, with bounds for the lazy parts ------------------------------------
 
@@ -357,30 +377,26 @@ class Ranker:
         return known, pending
 
     def _proximity_bounds(self, docs: set[int]) -> dict[int, float]:
+        """Per post that holds both words of a near pair, the most its pairs can add: a pair's
+        nearness is at most the number of whole-word occurrences of its rarer word."""
         terms = self.model.terms
-        pairs = [(kw, a, b) for kw in self.model.keywords for a, b in kw.pairs]
+        pairs = [(a, b) for kw in self.model.keywords for a, b in kw.pairs]
         if not pairs or PROXIMITY_WEIGHT <= 0.0:
             return {}
-        involved = sorted({i for _, a, b in pairs for i in (a, b)})
-        mask: dict[int, int] = {}
-        for i in involved:
-            bit = 1 << i
-            for d in terms[i].hits.tf.keys() & docs:
-                mask[d] = mask.get(d, 0) | bit
-        per_mask: dict[int, float] = {}
         out: dict[int, float] = {}
-        for d, m in mask.items():
-            if m & (m - 1) == 0:
-                continue  # one word only
-            b = per_mask.get(m)
-            if b is None:
-                b = 0.0
-                for _, x, y in pairs:
-                    if m >> x & 1 and m >> y & 1:
-                        b += _pair_bound(terms[x], terms[y])
-                per_mask[m] = b
-            if b > 0.0:
-                out[d] = b
+        get = out.get
+        k1, top = K1, K1 + 1.0
+        for a, b in pairs:
+            ca, cb = terms[a].hits.count, terms[b].hits.count
+            scale = PROXIMITY_WEIGHT * min(terms[a].weight, terms[b].weight) * top
+            both = ca.keys() & cb.keys()
+            both &= docs
+            for d in both:
+                n = ca[d]
+                m = cb[d]
+                if m < n:
+                    n = m
+                    out[d] = get(d, 0.0) + scale * n / (n + k1)  # saturate(n), inlined
         return out
 
     # the exact parts -----------------------------------------------------------------------
@@ -391,7 +407,22 @@ class Ranker:
             return True
         if d not in e.maybe:
             return False
-        return any(self.matcher.verify(f, e.piece, (d,)) for f in e.fields)
+        known = self._checked.setdefault(ki, {})
+        if d not in known:
+            self._check_literal(ki, [d])
+        return known[d]
+
+    def _check_literal(self, ki: int, docs: list[int]) -> None:
+        """Check on the index whether each of ``docs`` holds keyword ``ki`` literally."""
+        e = self.model.keywords[ki].match
+        known = self._checked.setdefault(ki, {})
+        todo = {d for d in docs if d not in known}
+        found: set[int] = set()
+        for f in e.fields:
+            if todo - found:
+                found |= self.matcher.verify(f, e.piece, todo - found)
+        for d in todo:
+            known[d] = d in found
 
     def _resolve(self, batch: list[int], pending: dict[int, _Pending]) -> dict[int, float]:
         """The exact value of the pending parts of each post of ``batch``."""
@@ -400,10 +431,16 @@ class Ranker:
         if prox:
             for d, v in self.proximity(prox).items():
                 out[d] += v
+        by_keyword: dict[int, list[int]] = {}
         for d in batch:
             for ki in pending[d].literal:
-                if self._literal(d, ki):
-                    out[d] += self.model.keywords[ki].literal
+                by_keyword.setdefault(ki, []).append(d)
+        for ki, docs in by_keyword.items():
+            self._check_literal(ki, docs)
+            bonus = self.model.keywords[ki].literal
+            for d in docs:
+                if self._checked[ki][d]:
+                    out[d] += bonus
         return out
 
     def proximity(self, docs: list[int], detail: bool = False) -> dict[int, Any]:
@@ -440,51 +477,75 @@ class Ranker:
     # the order -----------------------------------------------------------------------------
 
     def rank(self, wanted: int | None) -> list[Ranked]:
-        """The first ``wanted`` posts in relevance order (all of them when None)."""
+        """The first ``wanted`` posts in relevance order (all of them when None).
+
+        Posts are taken by decreasing upper bound; their pending parts are computed, and more
+        posts are taken until the last wanted post's exact score is above every upper bound
+        left: the result is the head of the exhaustive order.
+        """
         if not self.docs:
             return []
-        known, pending = self._bounds(self.docs)
+        kws = self.model.keywords
+        if wanted is not None and len(kws) == 1 and kws[0].literal > 0.0:
+            # One keyword: the posts that may hold it literally outrank every other post (see
+            # Keyword.literal) once they are found to. Rank them alone first; if the last post
+            # of the page holds the keyword, nothing outside can come before it.
+            e = kws[0].match
+            cands = (e.exact | e.maybe) & self.docs
+            if len(cands) >= wanted and len(cands) < len(self.docs):
+                head = self._rank_in(cands, wanted)
+                if len(head) == wanted and head[-1].score >= kws[0].literal:
+                    return head
+        return self._rank_in(self.docs, wanted)
+
+    def _rank_in(self, scope: set[int], wanted: int | None) -> list[Ranked]:
+        known, pending = self._bounds(scope)
         ts = self.snap.numeric_column("date_ts")
         order = path_order(self.snap)
-        coord = {d: self.coordination(d) for d in self.docs} if self._coordinate else None
+        coord = {d: self.coordination(d) for d in scope} if self._coordinate else None
+        exact: dict[int, float] = {}
 
-        def key(d: int, score: float) -> tuple[float, float, int, int]:
+        def final(d: int) -> tuple[float, float, int, int]:
             c = coord[d] if coord is not None else 0.0
-            return (-c, -score, -ts[d], order[d])
+            return (-c, -(known.get(d, 0.0) + exact.get(d, 0.0)), -ts[d], order[d])
 
-        heap = []
-        for d in self.docs:
-            s = known.get(d, 0.0)
-            p = pending.get(d)
-            heap.append((*key(d, s + (p.bound if p else 0.0)), d, p is not None))
-        out: list[Ranked] = []
         if wanted is None:
-            # Everything is wanted: compute every pending part, then sort once.
             todo = [d for d in self.docs if d in pending]
-            exact = self._resolve(todo, pending) if todo else {}
-            items = sorted((key(d, known.get(d, 0.0) + exact.get(d, 0.0)), d) for d in self.docs)
-            return [self._ranked(d, -k[1], coord) for k, d in items]
-        heapq.heapify(heap)
-        while heap and len(out) < wanted:
-            top = heapq.heappop(heap)
-            d, unsure = top[4], top[5]
-            if not unsure:
-                out.append(self._ranked(d, -top[1], coord))
-                continue
-            # Resolve this post and the next few unsure ones in one go (positions are read in
-            # bulk); each goes back with its exact score.
-            batch = [d]
-            rest = []
-            while heap and len(batch) < 32:
-                nxt = heapq.heappop(heap)
-                (batch if nxt[5] else rest).append(nxt[4] if nxt[5] else nxt)
-                if not nxt[5] and len(rest) > 64:
+            if todo:
+                exact.update(self._resolve(todo, pending))
+            return [self._ranked(d, -final(d)[1], coord) for d in sorted(self.docs, key=final)]
+        levels: dict[float, list[int]] = {}
+        if coord is None:
+            levels[0.0] = list(scope)
+        else:
+            for d, c in coord.items():
+                levels.setdefault(c, []).append(d)
+        ub = dict.fromkeys(scope, 0.0)
+        ub.update(known)
+        for d, p in pending.items():
+            ub[d] += p.bound
+        bound = ub.__getitem__
+        out: list[Ranked] = []
+        for c in sorted(levels, reverse=True):
+            need = wanted - len(out)
+            if need <= 0:
+                break
+            docs = levels[c]
+            take = need + 16
+            while True:
+                cand = docs if take >= len(docs) else heapq.nlargest(take, docs, key=bound)
+                todo = [d for d in cand if d in pending and d not in exact]
+                if todo:
+                    exact.update(self._resolve(todo, pending))
+                best = heapq.nsmallest(need, cand, key=final)
+                if len(cand) == len(docs):
                     break
-            for r in rest:
-                heapq.heappush(heap, r)
-            exact = self._resolve(batch, pending)
-            for b in batch:
-                heapq.heappush(heap, (*key(b, known.get(b, 0.0) + exact[b]), b, False))
+                # Every post left has an upper bound of at most the last one taken.
+                floor = bound(cand[-1])
+                if len(best) == need and -final(best[-1])[1] > floor:
+                    break
+                take *= 2
+            out.extend(self._ranked(d, -final(d)[1], coord) for d in best)
         return out
 
     def score(self, docs: list[int]) -> list[Ranked]:
@@ -595,22 +656,27 @@ class Ranker:
 
 def _add_term(t: Term, scope: set[int], out: dict[int, float]) -> None:
     """Add ``t``'s contribution (see ``contribution``) to each post of ``scope`` that has it."""
-    if t.weight <= 0.0:
+    w = t.weight
+    if w <= 0.0:
         return
-    w = t.weight * (K1 + 1.0)
-    tf = t.hits.tf
+    sat = t.hits.saturated()
     get = out.get
-    # The same expression as contribution(), so that explanations add up to the same score.
-    if len(tf) <= len(scope):
-        for d, v in tf.items():
-            if d in scope:
-                out[d] = get(d, 0.0) + w * v / (v + K1)
+    # weight * saturate(tf): the same expression as contribution(), so that explanations add up
+    # to the same score.
+    if len(sat) <= len(scope):
+        if sat.keys() <= scope:
+            for d, v in sat.items():
+                out[d] = get(d, 0.0) + w * v
+        else:
+            for d, v in sat.items():
+                if d in scope:
+                    out[d] = get(d, 0.0) + w * v
     else:
-        tget = tf.get
+        sget = sat.get
         for d in scope:
-            v = tget(d)
+            v = sget(d)
             if v is not None:
-                out[d] = get(d, 0.0) + w * v / (v + K1)
+                out[d] = get(d, 0.0) + w * v
 
 
 def _pair_bound(a: Term, b: Term) -> float:

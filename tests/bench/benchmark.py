@@ -35,7 +35,8 @@ TARBALL = SHARED / "data" / "xwlb-posts.tar.gz"
 BENCH = str(Path(__file__).resolve().parent)
 
 #: Realistic queries: names, places, two-character words, four-character phrases, mixed
-#: letters and digits, multi-word keywords and a natural-language question.
+#: letters and digits, multi-word keywords and natural-language questions (about 20
+#: characters; ``question_latency.py`` compares their latency with the keywords').
 QUERIES = [
     "习近平",
     "李克强",
@@ -72,6 +73,12 @@ QUERIES = [
     "抗击疫情 医护人员",
     "工信部为什么召开电视电话会议？",
     "今年粮食产量是多少",
+    "中国空间站的航天员什么时候返回地球？",
+    "冬奥会在北京和张家口哪些场馆举行比赛？",
+    "为什么要推动长江经济带生态环境保护？",
+    "国务院常务会议部署了哪些稳经济的措施？",
+    "新冠肺炎疫情防控期间如何保障医护人员安全？",
+    "乡村振兴战略对农民收入增长有什么作用？",
 ]
 
 
