@@ -396,7 +396,7 @@ class Ranker:
                 m = cb[d]
                 if m < n:
                     n = m
-                    out[d] = get(d, 0.0) + scale * n / (n + k1)  # saturate(n), inlined
+                out[d] = get(d, 0.0) + scale * n / (n + k1)  # saturate(n), inlined
         return out
 
     # the exact parts -----------------------------------------------------------------------
