@@ -300,11 +300,21 @@ class Ranked:
 
 @dataclass
 class _Pending:
-    """The parts of a post's score not computed yet, with their upper bounds."""
+    """The parts of posts' scores not computed yet, with their upper bounds."""
 
-    literal: list[int]  # keywords that may hold the post literally
-    proximity: bool
-    bound: float
+    #: post -> the most its pending parts can add.
+    bound: dict[int, float] = field(default_factory=dict)
+    #: post -> the keywords it may hold literally (to check).
+    literal: dict[int, list[int]] = field(default_factory=dict)
+    #: Posts whose near pairs are to compute.
+    proximity: set[int] = field(default_factory=set)
+
+    def keep(self, docs: set[int]) -> _Pending:
+        return _Pending(
+            {d: v for d, v in self.bound.items() if d in docs},
+            {d: v for d, v in self.literal.items() if d in docs},
+            self.proximity & docs,
+        )
 
 
 class Ranker:
@@ -350,10 +360,14 @@ class Ranker:
         )
         return round(got / self._total_weight, 9)
 
-    def _bounds(self, docs: set[int]) -> tuple[dict[int, float], dict[int, _Pending]]:
-        """Known score per post, and what is still to compute with its upper bound."""
+    def _bounds(
+        self, docs: set[int], need: int | None = None
+    ) -> tuple[dict[int, float], _Pending, set[int]]:
+        """Known score per post, what is still to compute with its upper bound, and the posts
+        that can still be among the first ``need`` (all of them when None)."""
         known = self.words_score(docs)
-        pending: dict[int, _Pending] = {}
+        pending = _Pending()
+        bound = pending.bound
         for ki, kw in enumerate(self.model.keywords):
             e = kw.match
             if kw.literal <= 0.0:
@@ -361,26 +375,37 @@ class Ranker:
             for d in e.exact & docs:
                 known[d] = known.get(d, 0.0) + kw.literal
             for d in (e.maybe - e.exact) & docs:
-                p = pending.get(d)
-                if p is None:
-                    p = pending[d] = _Pending([], False, 0.0)
-                p.literal.append(ki)
-                p.bound += kw.literal
+                pending.literal.setdefault(d, []).append(ki)
+                bound[d] = bound.get(d, 0.0) + kw.literal
+        if need is not None and not self._coordinate and len(known) > need:
+            # The need-th best known score is a floor for the need-th final score; a post whose
+            # known and pending parts plus every near pair of the query stay below it is out.
+            most = sum(
+                _pair_bound(self.model.terms[a], self.model.terms[b]) for a, b in self._pairs()
+            )
+            floor = heapq.nlargest(need, known.values())[-1] - most
+            if floor > 0.0:
+                get = bound.get
+                docs = {d for d in docs if known.get(d, 0.0) + get(d, 0.0) >= floor}
+                pending = pending.keep(docs)
+                bound = pending.bound
         # Proximity: only posts that hold both words of a pair can have it.
         prox = self._proximity_bounds(docs)
-        for d, b in prox.items():
-            p = pending.get(d)
-            if p is None:
-                p = pending[d] = _Pending([], False, 0.0)
-            p.proximity = True
-            p.bound += b
-        return known, pending
+        if prox:
+            pending.proximity.update(prox)
+            get = bound.get
+            for d, v in prox.items():
+                bound[d] = get(d, 0.0) + v
+        return known, pending, docs
+
+    def _pairs(self) -> list[tuple[int, int]]:
+        return [(a, b) for kw in self.model.keywords for a, b in kw.pairs]
 
     def _proximity_bounds(self, docs: set[int]) -> dict[int, float]:
         """Per post that holds both words of a near pair, the most its pairs can add: a pair's
         nearness is at most the number of whole-word occurrences of its rarer word."""
         terms = self.model.terms
-        pairs = [(a, b) for kw in self.model.keywords for a, b in kw.pairs]
+        pairs = self._pairs()
         if not pairs or PROXIMITY_WEIGHT <= 0.0:
             return {}
         out: dict[int, float] = {}
@@ -424,16 +449,21 @@ class Ranker:
         for d in todo:
             known[d] = d in found
 
-    def _resolve(self, batch: list[int], pending: dict[int, _Pending]) -> dict[int, float]:
+    def _resolve_into(self, exact: dict[int, float], docs: list[int], pending: _Pending) -> None:
+        todo = [d for d in docs if d not in exact]
+        for i in range(0, len(todo), 256):
+            exact.update(self._resolve(todo[i : i + 256], pending))
+
+    def _resolve(self, batch: list[int], pending: _Pending) -> dict[int, float]:
         """The exact value of the pending parts of each post of ``batch``."""
         out = dict.fromkeys(batch, 0.0)
-        prox = [d for d in batch if pending[d].proximity]
+        prox = [d for d in batch if d in pending.proximity]
         if prox:
             for d, v in self.proximity(prox).items():
                 out[d] += v
         by_keyword: dict[int, list[int]] = {}
         for d in batch:
-            for ki in pending[d].literal:
+            for ki in pending.literal.get(d, ()):
                 by_keyword.setdefault(ki, []).append(d)
         for ki, docs in by_keyword.items():
             self._check_literal(ki, docs)
@@ -491,7 +521,7 @@ class Ranker:
             # Keyword.literal) once they are found to. Rank them alone first; if the last post
             # of the page holds the keyword, nothing outside can come before it.
             e = kws[0].match
-            cands = (e.exact | e.maybe) & self.docs
+            cands = set(e.exact | e.maybe) & self.docs
             if len(cands) >= wanted and len(cands) < len(self.docs):
                 head = self._rank_in(cands, wanted)
                 if len(head) == wanted and head[-1].score >= kws[0].literal:
@@ -499,7 +529,7 @@ class Ranker:
         return self._rank_in(self.docs, wanted)
 
     def _rank_in(self, scope: set[int], wanted: int | None) -> list[Ranked]:
-        known, pending = self._bounds(scope)
+        known, pending, scope = self._bounds(scope, wanted)
         ts = self.snap.numeric_column("date_ts")
         order = path_order(self.snap)
         coord = {d: self.coordination(d) for d in scope} if self._coordinate else None
@@ -510,10 +540,10 @@ class Ranker:
             return (-c, -(known.get(d, 0.0) + exact.get(d, 0.0)), -ts[d], order[d])
 
         if wanted is None:
-            todo = [d for d in self.docs if d in pending]
+            todo = [d for d in scope if d in pending.bound]
             if todo:
                 exact.update(self._resolve(todo, pending))
-            return [self._ranked(d, -final(d)[1], coord) for d in sorted(self.docs, key=final)]
+            return [self._ranked(d, -final(d)[1], coord) for d in sorted(scope, key=final)]
         levels: dict[float, list[int]] = {}
         if coord is None:
             levels[0.0] = list(scope)
@@ -522,8 +552,8 @@ class Ranker:
                 levels.setdefault(c, []).append(d)
         ub = dict.fromkeys(scope, 0.0)
         ub.update(known)
-        for d, p in pending.items():
-            ub[d] += p.bound
+        for d, v in pending.bound.items():
+            ub[d] += v
         bound = ub.__getitem__
         out: list[Ranked] = []
         for c in sorted(levels, reverse=True):
@@ -531,27 +561,30 @@ class Ranker:
             if need <= 0:
                 break
             docs = levels[c]
-            take = need + 16
-            while True:
-                cand = docs if take >= len(docs) else heapq.nlargest(take, docs, key=bound)
-                todo = [d for d in cand if d in pending and d not in exact]
-                if todo:
-                    exact.update(self._resolve(todo, pending))
-                best = heapq.nsmallest(need, cand, key=final)
-                if len(cand) == len(docs):
-                    break
-                # Every post left has an upper bound of at most the last one taken.
-                floor = bound(cand[-1])
-                if len(best) == need and -final(best[-1])[1] > floor:
-                    break
-                take *= 2
+            cand = (
+                docs
+                if len(docs) <= 2 * need + 16
+                else heapq.nlargest(2 * need + 16, docs, key=bound)
+            )
+            self._resolve_into(exact, [d for d in cand if d in pending.bound], pending)
+            best = heapq.nsmallest(need, cand, key=final)
+            if len(cand) < len(docs):
+                # A post left out can only come in if its upper bound reaches the score of the
+                # last post of the page so far: compute those (the score only rises).
+                floor = -final(best[-1])[1] if len(best) == need else -math.inf
+                taken = set(cand)
+                more = [d for d in docs if d not in taken and bound(d) >= floor]
+                if more:
+                    self._resolve_into(exact, [d for d in more if d in pending.bound], pending)
+                    best = heapq.nsmallest(need, best + more, key=final)
             out.extend(self._ranked(d, -final(d)[1], coord) for d in best)
         return out
 
     def score(self, docs: list[int]) -> list[Ranked]:
         """The exact scores of the given posts, in the given order (for other sort orders)."""
-        known, pending = self._bounds(set(docs) & self.docs)
-        exact = self._resolve([d for d in docs if d in pending], pending) if pending else {}
+        known, pending, _ = self._bounds(set(docs) & self.docs)
+        todo = [d for d in docs if d in pending.bound]
+        exact = self._resolve(todo, pending) if todo else {}
         return [Ranked(d, known.get(d, 0.0) + exact.get(d, 0.0)) for d in docs]
 
     def _ranked(self, d: int, score: float, coord: dict[int, float] | None) -> Ranked:
@@ -674,9 +707,9 @@ def _add_term(t: Term, scope: set[int], out: dict[int, float]) -> None:
     else:
         sget = sat.get
         for d in scope:
-            v = sget(d)
-            if v is not None:
-                out[d] = get(d, 0.0) + w * v
+            found = sget(d)
+            if found is not None:
+                out[d] = get(d, 0.0) + w * found
 
 
 def _pair_bound(a: Term, b: Term) -> float:
