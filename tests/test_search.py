@@ -294,6 +294,52 @@ def test_an_exclusion_of_nothing_finds_nothing(ix: SearchIndex, query: str) -> N
     assert all_paths(ix, query) == set()
 
 
+@pytest.mark.parametrize(
+    "query", ['经济 "。"', '经济 "😀"', "经济 title:！", '经济 ""', "经济 -。", '经济 "。" OR "！"']
+)
+def test_a_required_clause_with_nothing_searchable_is_ignored(ix: SearchIndex, query: str) -> None:
+    # Like an empty exclusion: the clause is as if it had not been typed.
+    want = ix.search("经济", limit=None)
+    got = ix.search(query, limit=None)
+    assert got.total == want.total == 4
+    assert [(h.path, h.score) for h in got.hits] == [(h.path, h.score) for h in want.hits]
+    # Alone, it finds nothing (it is no filter).
+    alone = query.replace("经济 ", "", 1)
+    assert all_paths(ix, alone) == set()
+
+
+def test_a_phrase_past_word_position_2_24_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Posts of more than 16.7M words: their positions are shifted past 2**24 at analysis (a
+    # real post that long takes gigabytes to index). More than 48 candidates make the phrase
+    # check read positions from the index instead of the stored text.
+    from newsearch.analysis import Analyzer, TermCounts
+
+    real = Analyzer.terms
+    shift = 2**24 + 5
+
+    def long_terms(self: Analyzer, text: str) -> TermCounts:
+        counts = real(self, text)
+        if "长文" not in text:
+            return counts
+        words = {w: [p + shift for p in ps] for w, ps in counts.words.items()}
+        return TermCounts(counts.length + shift, words, counts.subs, counts.joins)
+
+    monkeypatch.setattr(Analyzer, "terms", long_terms)
+    corpus = tmp_path / "corpus"
+    names = [f"{i:03d}.md" for i in range(60)]
+    for name in names:
+        write_post(corpus, name, "题目", "长文：提振工业经济，稳住大盘。")
+    write_post(corpus, "short.md", "题目", "提振工业经济。")
+    write_post(corpus, "apart.md", "题目", "长文：工业和经济。")
+    build(corpus, tmp_path / "index")
+    monkeypatch.undo()
+    with open_index(tmp_path / "index") as long_ix:
+        assert all_paths(long_ix, '"工业经济"') == set(names) | {"short.md"}
+        assert all_paths(long_ix, '"提振工业经济稳住"') == set(names)
+
+
 # --------------------------------------------------------------------------------------------------
 # Filters
 
