@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import tarfile
 import tempfile
@@ -46,9 +45,7 @@ def measure(index: Path, rounds: int) -> dict[str, list[float]]:
             for q in QUERIES:
                 t = time.perf_counter()
                 [h.snippet for h in ix.search(q, limit=10)]
-                times["question" if is_question(q) else "keyword"].append(
-                    time.perf_counter() - t
-                )
+                times["question" if is_question(q) else "keyword"].append(time.perf_counter() - t)
     return times
 
 

@@ -457,7 +457,8 @@ def print_table(results: dict[str, dict[str, float]]) -> None:
         if key in ns:
             best = max(results[n][key] for n in peers)
             print(
-                f"\nquestion MRR@10, newsearch minus the best peer's figure as written ({best:.3f}):"
+                "\nquestion MRR@10, newsearch minus the best peer's figure as written "
+                f"({best:.3f}):"
                 f" as written {ns[key] - best:+.3f},"
                 f" Simplified {ns['Simplified MRR@10'] - best:+.3f}"
             )
