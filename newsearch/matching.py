@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -463,7 +464,16 @@ class Matcher:
         docs = set(docs)
         if not docs:
             return {}
-        return {d: decode_positions(v) for d, v in self._values(field, word, docs)}
+        # The whole posting list with its positions, kept in the snapshot's cache: the ranking
+        # asks again for other posts of the same words, and repeated queries find it decoded.
+        post = self.snap.postings(field, word, values=True)
+        ids, values = post.docs, post.values or []
+        out: dict[int, list[int]] = {}
+        for d in docs:
+            i = bisect_left(ids, d)
+            if i < len(ids) and ids[i] == d:
+                out[d] = decode_positions(values[i])
+        return out
 
     # --- keywords -------------------------------------------------------------------------------
 
