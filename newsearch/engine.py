@@ -198,7 +198,9 @@ class SearchIndex:
             matches = selection.docs = self._in_dates(matches, start, stop)
         offset = (page - 1) * (limit or 0)
         wanted = None if limit is None else offset + limit
-        ranker = Ranker(self._matcher, matches, selection.soft, selection.scored)
+        ranker = Ranker(
+            self._matcher, matches, selection.soft, selection.scored, selection.required
+        )
         if sort == "relevance":
             ranked = ranker.rank(wanted)[offset:wanted]
         else:

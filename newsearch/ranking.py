@@ -326,8 +326,10 @@ class Ranker:
         docs: set[int],
         soft: list[list[ClauseMatch]],
         scored: list[ClauseMatch],
+        required: list[list[ClauseMatch]] | None = None,
     ):
         self.matcher = matcher
+        self.required = required or []
         self.stats = matcher.stats
         self.snap = matcher.snap
         self.docs = docs
@@ -595,7 +597,9 @@ class Ranker:
     def match_kind(self, d: int) -> str:
         kws = self.model.keywords
         if not kws:
-            return MATCH_ALL
+            # Phrases and title: clauses only: literal when each holds the post literally.
+            literal = all(any(d in e.exact for e in g) for g in self.required)
+            return MATCH_LITERAL if literal else MATCH_ALL
         groups_literal = [False] * len(self.soft)
         for ki, kw in enumerate(kws):
             if self._literal(d, ki):
