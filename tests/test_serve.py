@@ -67,6 +67,10 @@ SEARCHES: list[tuple[dict[str, Any], list[str]]] = [
         ["search", "-t", "财联社新闻", "--", "工业经济", "-证监会"],
     ),
     ({"q": "火星殖民"}, ["search", "火星殖民"]),
+    (
+        {"q": "工信部为什么召开电视电话会议", "explain": "true", "limit": 3},
+        ["search", "工信部为什么召开电视电话会议", "--explain", "-n", "3"],
+    ),
 ]
 
 
@@ -76,6 +80,17 @@ def test_search_is_the_json_of_the_cli(
 ) -> None:
     _, index = site
     assert server.json("/api/search", **params) == cli_json(index, *args)
+
+
+def test_explain_gives_each_hit_the_parts_of_its_score(server: Server) -> None:
+    plain = server.json("/api/search", q="工信部为什么召开电视电话会议", limit=3)
+    data = server.json("/api/search", q="工信部为什么召开电视电话会议", limit=3, explain="true")
+    assert [h["path"] for h in data["hits"]] == [h["path"] for h in plain["hits"]]
+    assert all("explain" not in h for h in plain["hits"])
+    for hit in data["hits"]:
+        tree = hit["explain"]
+        assert tree["description"] and tree["details"]
+        assert abs(tree["value"] - hit["score"]) < 1e-3
 
 
 def test_post_similar_and_info_are_the_json_of_the_cli(

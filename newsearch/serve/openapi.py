@@ -31,6 +31,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "snippet": "About 100-160 characters of the text, cut at sentence ends.",
         "highlights": "[start, end) character offsets of matches in snippet.",
         "title_highlights": "[start, end) character offsets of matches in title.",
+        "explain": "The parts of the score, as a tree whose values add up (with explain=true).",
     },
     "SearchResults": {
         "query": "The query as given (for similar posts: the key terms searched for).",
@@ -181,7 +182,11 @@ SEARCH_PARAMETERS = [
         {"type": "boolean", "default": False},
         "Also count the matches by category and by month.",
     ),
-    # EXPLAIN (issue 9): document the explain parameter here when the API takes it.
+    _param(
+        "explain",
+        {"type": "boolean", "default": False},
+        "Give each hit an `explain` tree: the parts of its score (terms, fields, boosts).",
+    ),
 ]
 
 PATH_PARAMETER = {

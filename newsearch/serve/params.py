@@ -68,9 +68,7 @@ class SearchRequest:
     page: int = 1
     limit: int = 10
     facets: bool = False
-    # EXPLAIN (issue 9): when SearchIndex.search takes explain=True, add ``explain: bool = False``
-    # here, read it in search_request() with flag(params, "explain"), pass it in kwargs(), and
-    # document it in openapi.SEARCH_PARAMETERS; Hit.explain is serialised like any other field.
+    explain: bool = False
 
     @property
     def has_filters(self) -> bool:
@@ -90,6 +88,7 @@ class SearchRequest:
             "until": self.until,
             "sort": self.sort,
             "facets": self.facets,
+            "explain": self.explain,
         }
 
 
@@ -184,6 +183,7 @@ def search_request(
         page=integer(params, "page", 1, 1, MAX_PAGE),
         limit=integer(params, "limit", 10, 1, MAX_LIMIT),
         facets=flag(params, "facets") if facets is None else facets,
+        explain=flag(params, "explain"),
     )
 
 
