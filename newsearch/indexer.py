@@ -20,7 +20,13 @@ from typing import Any, Literal
 
 from . import arguments, corpus, store
 from .analysis import Analyzer, current_settings, read_user_dict
-from .errors import BuildError, CorpusError, NotAnIndexError, RebuildRequiredError
+from .errors import (
+    BuildError,
+    CorpusError,
+    IndexNotFoundError,
+    NotAnIndexError,
+    RebuildRequiredError,
+)
 from .models import IndexReport, Problem
 from .schema import (
     SCHEMA_VERSION,
@@ -298,12 +304,12 @@ def _build(
     toc = None
     try:
         toc = store.read_toc(folder, storage)
-    except store.IndexNotFoundError:
+    except IndexNotFoundError:
         toc = None  # a new index, or one whose first build was killed before its first commit
     except (RebuildRequiredError, NotAnIndexError):
         if not rebuild:
             raise
-    last_generation = _latest_generation(storage)
+    last_generation = store.latest_generation(storage)
 
     site = corpus.read_site(corpus_root)
     stored = toc.schema.settings() if toc is not None else None
@@ -441,12 +447,6 @@ def _merge_policy(segments: list[Any], optimize: bool) -> list[Any]:
         ):
             chosen.append(seg)
     return chosen if len(chosen) > 1 or any(s.has_deletions() for s in chosen) else []
-
-
-def _latest_generation(storage: Any) -> int:
-    from whoosh.index import TOC
-
-    return int(TOC._latest_generation(storage, store.INDEX_NAME))
 
 
 def _check_settings(settings: IndexSettings, timezone: str | None) -> None:
