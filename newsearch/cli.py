@@ -1208,3 +1208,99 @@ def serve(
         return
     if not started:
         raise Failure("the server could not start (the message above says why)")
+
+
+# --- check ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@INDEX_OPTION
+@JSON_OPTION
+def check(index_dir: str, as_json: bool) -> None:
+    """Verify the whole index: every checksum, every posting list, column and stored post.
+
+    Prints what is wrong (which file, which part of it) and exits 1, or says the index is
+    sound. Searches check what they read as they read it; this reads everything.
+
+    \b
+    Example:
+      newsearch check --index index/
+    """
+    import dataclasses
+
+    from .store.check import check_index
+
+    report = check_index(index_dir)
+    if as_json:
+        emit_json(dataclasses.asdict(report))
+        if not report.sound:
+            raise click.exceptions.Exit(1)
+        return
+    render_check(report, writer())
+    if not report.sound:
+        raise Failure(
+            f"the index is damaged; rebuild it with: newsearch index --rebuild --index {index_dir}"
+        )
+
+
+def render_check(report: Any, out: Writer) -> None:
+    where = visible(_folder(report.index), one_line=True)
+    if report.sound:
+        out.line([(where, "path"), (" is sound", "head")])
+    else:
+        out.line(
+            [
+                (where, "path"),
+                (f" is damaged: {_plural(len(report.problems), 'problem')}", "problem"),
+            ]
+        )
+        for p in report.problems:
+            out.line(
+                [
+                    (f"  {visible(p.file, one_line=True)}, {p.part}: ", "key"),
+                    (visible(p.message, one_line=True), ""),
+                ]
+            )
+    if report.generation is not None:
+        out.line(
+            [
+                (
+                    f"  commit {report.generation} of index {report.index_id}: "
+                    f"{_plural(report.segments, 'segment')}, {report.posts:,} posts"
+                    f" ({report.deleted:,} deleted documents)",
+                    "meta",
+                )
+            ]
+        )
+    out.line(
+        [
+            (
+                f"  verified {report.bytes_verified / 1e6:.1f} MB in "
+                f"{_plural(report.files, 'segment file')}; decoded {report.terms:,} terms, "
+                f"{report.postings:,} postings, {report.stored:,} stored posts",
+                "meta",
+            )
+        ]
+    )
+    if report.leftovers:
+        names = ", ".join(report.leftovers[:3]) + (", …" if len(report.leftovers) > 3 else "")
+        out.line(
+            [
+                (
+                    f"  {_plural(len(report.leftovers), 'file')} of an interrupted build "
+                    f"(the next newsearch index removes them): {visible(names, one_line=True)}",
+                    "meta",
+                )
+            ]
+        )
+    if report.foreign:
+        names = ", ".join(report.foreign[:3]) + (", …" if len(report.foreign) > 3 else "")
+        out.line(
+            [
+                (
+                    f"  {_plural(len(report.foreign), 'file')} of other programs, left alone: "
+                    f"{visible(names, one_line=True)}",
+                    "meta",
+                )
+            ]
+        )

@@ -112,12 +112,16 @@ class SearchIndex:
             raise IndexClosedError(f"the index {self.path} was closed; open it again to use it")
 
     def refresh(self) -> bool:
-        """Move to the newest commit; True if there was a newer one."""
+        """Move to the newest commit; True if there was another one.
+
+        A commit is known by its index's id and its generation: a folder deleted and built
+        again (generation 0 again) or rebuilt is another index, not an older commit.
+        """
         with self._lock:
             self._check_open()
-            from .store import read_toc
+            from .store import commit_id
 
-            if read_toc(self.path).generation == self._snap.generation:
+            if commit_id(self.path) == (self._snap.index_id, self._snap.generation):
                 return False
             old = self._snap
             self._open()

@@ -37,6 +37,10 @@ class NotAnIndexError(NewsearchError):
     """The folder exists but is not a newsearch index (foreign or corrupt); it is never deleted."""
 
 
+class IndexDamagedError(NotAnIndexError):
+    """A read met bytes that fail their checksum: ``newsearch check`` tells where; rebuild it."""
+
+
 class RebuildRequiredError(NewsearchError):
     """The index was built by another newsearch version or with other analysis settings."""
 
@@ -49,6 +53,11 @@ class IndexLockedError(NewsearchError):
 
 class BuildError(NewsearchError):
     """An index build failed as a whole (a worker died); the last commit is left as it was."""
+
+
+class IndexWriteError(BuildError):
+    """The index folder cannot be written (a full disk, an I/O error, a read-only folder); the
+    index keeps its last commit."""
 
 
 class QueryError(InvalidArgumentError):

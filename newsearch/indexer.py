@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import sys
 import time
@@ -24,6 +25,8 @@ from .errors import (
     BuildError,
     CorpusError,
     IndexNotFoundError,
+    IndexWriteError,
+    NewsearchError,
     NotAnIndexError,
     RebuildRequiredError,
 )
@@ -94,6 +97,7 @@ def _init_worker(
     queue: Any,
     parent: int | None,
     site: corpus.Site | None = None,
+    prefix: str = "",
 ) -> None:
     if parent is not None:
         _die_with_parent()
@@ -110,6 +114,7 @@ def _init_worker(
         timezone=settings.timezone,
         queue=queue,
         site=site or corpus.Site(),
+        prefix=prefix,
     )
 
 
@@ -142,7 +147,7 @@ def _index_batch(batch: int, jobs: list[_Job]) -> _BatchResult:
     site: corpus.Site = _worker["site"]
     queue = _worker["queue"]
     result = _BatchResult(batch)
-    builder = store.SegmentBuilder(storage, _worker["schema"])
+    builder = store.SegmentBuilder(storage, _worker["schema"], _worker["prefix"])
     pending_posts = pending_bytes = 0
     try:
         for job in jobs:
@@ -303,7 +308,7 @@ def _build(
     storage = store.storage_for(folder)
     toc = None
     try:
-        toc = store.read_toc(folder, storage)
+        toc = store.read_commit(folder)
     except IndexNotFoundError:
         toc = None  # a new index, or one whose first build was killed before its first commit
     except (RebuildRequiredError, NotAnIndexError):
@@ -330,6 +335,7 @@ def _build(
             schema.newsearch_settings = settings.to_dict()
             settings_changed = True
         segments = list(toc.segments)
+        index_id = toc.index_id
     else:
         if reason is not None and stored is not None:
             tz = stored.timezone
@@ -342,6 +348,8 @@ def _build(
         )
         schema = make_schema(settings)
         segments = []
+        # A new index, or a rebuild: a new id, so that open searchers see it is another index.
+        index_id = store.new_index_id()
     generation = last_generation + 1
     # Leftovers of a killed build: nothing refers to them, and nobody else writes now.
     if toc is not None:
@@ -370,6 +378,11 @@ def _build(
     removed_paths = [p for p in indexed if p not in seen]
 
     report = _Run(storage, folder, schema, segments, generation, indexed, progress)
+    report.index_id = index_id
+    # A rebuild is written beside the old index and replaces it in one commit, at the end: until
+    # then searches see the old index, and a build killed before leaves it whole.
+    report.private = rebuild
+    report.committed = (toc.generation, list(toc.segments)) if toc is not None else None
     report.problems.extend(problems)
     report.unchanged = unchanged
     # A path that failed discovery is not readable now: it leaves the index like a deleted file.
@@ -378,24 +391,34 @@ def _build(
 
     batches = _batches(jobs_list, jobs)
     total_bytes = sum(j.size for j in jobs_list)
-    report.announce(Progress("index", 0, len(jobs_list), 0, total_bytes))
-    if batches:
-        if jobs == 1 or len(batches) == 1:
-            _run_serial(report, batches, folder, schema, site)
-        else:
-            _run_parallel(report, batches, folder, schema, jobs, site)
-    if (
-        report.pending_deletions
-        or (toc is None or rebuild or settings_changed)
-        and not report.commits
-    ):
-        report.commit(None, [])
-    to_merge = _merge_policy(report.segments, optimize)
-    if to_merge:
-        report.announce(Progress("merge", 0, len(to_merge)))
-        report.merge(to_merge)
+    try:
+        report.announce(Progress("index", 0, len(jobs_list), 0, total_bytes))
+        if batches:
+            if jobs == 1 or len(batches) == 1:
+                _run_serial(report, batches, folder, schema, site)
+            else:
+                _run_parallel(report, batches, folder, schema, jobs, site)
+        if (
+            report.pending_deletions
+            or (toc is None or rebuild or settings_changed)
+            and not report.commits
+        ):
+            report.commit(None)
+        to_merge = _merge_policy(report.segments, optimize)
+        if to_merge:
+            report.announce(Progress("merge", 0, len(to_merge)))
+            report.merge(to_merge)
+        report.publish()
+    except BaseException as exc:
+        # Nothing of this build is left but its commits: its other files go now (no worker
+        # writes any more), and a full disk or an I/O error says what the index still holds.
+        report.remove_partial_files()
+        if isinstance(exc, IndexWriteError):
+            raise IndexWriteError(f"{exc}; {report.what_is_kept()}") from exc
+        raise
+    store.ensure_marker(folder)
     report.announce(Progress("done", len(jobs_list), len(jobs_list), total_bytes, total_bytes))
-    store.clean_up(storage, folder, report.generation - 1, report.segments)
+    store.clean_up(storage, folder, *report.committed_state())
 
     return IndexReport(
         corpus=corpus_root,
@@ -537,7 +560,7 @@ def _batches(jobs_list: list[_Job], jobs: int) -> list[list[_Job]]:
 
 
 class _Run:
-    """The committing side of one build: segments, deletions, counts."""
+    """The committing side of one build: segments, deletions, counts, commits."""
 
     def __init__(
         self,
@@ -556,6 +579,13 @@ class _Run:
         self.generation = generation
         self.indexed = indexed
         self.progress = progress
+        self.index_id = ""
+        #: Commits are kept in memory until ``publish`` (a rebuild), instead of written each.
+        self.private = False
+        #: (generation, segments) of the last commit on disk (None: there is none yet).
+        self.committed: tuple[int, list[Any]] | None = None
+        #: The names of this build's segments start with it (see remove_partial_files).
+        self.prefix = secrets.token_hex(3)
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.pending_deletions: list[int] = []
@@ -614,22 +644,22 @@ class _Run:
         self.removed += len([p for p in result.skipped if p in self.indexed])
         replaced = result.indexed + result.touched + result.failed + result.skipped
         self.delete([p for p in replaced if p in self.indexed])
-        self.commit(result.segment, result.indexed)
+        self.commit(result.segment)
 
     def merge(self, segments: list[Any]) -> None:
         """Replace ``segments`` by one merged segment, in one commit."""
-        merged = store.merge_segments(self.storage, self.schema, segments, self.generation - 1)
+        merged = store.merge_segments(
+            self.storage, self.schema, segments, self.generation - 1, self.prefix
+        )
         ids = {id(s) for s in segments}
         first = min(i for i, s in enumerate(self.segments) if id(s) in ids)
         rest = [s for s in self.segments if id(s) not in ids]
         if merged.doc_count_all():
             rest.insert(min(first, len(rest)), merged)
         self.segments = rest
-        store.commit(self.storage, self.schema, self.segments, self.generation)
-        self.generation += 1
-        self.commits += 1
+        self._commit()
 
-    def commit(self, segment: Any, _paths: list[str]) -> None:
+    def commit(self, segment: Any) -> None:
         for docnum in self.pending_deletions:
             for base, seg in reversed(self._offsets):
                 if docnum >= base:
@@ -638,9 +668,46 @@ class _Run:
         self.pending_deletions = []
         if segment is not None:
             self.segments.append(segment)
-        store.commit(self.storage, self.schema, self.segments, self.generation)
-        self.generation += 1
+        self._commit()
+
+    def _commit(self) -> None:
         self.commits += 1
+        if not self.private:
+            self._write()
+
+    def publish(self) -> None:
+        """Write the commits kept in memory as one (a rebuild's switch to the new index)."""
+        if self.private and self.commits:
+            self._write()
+
+    def _write(self) -> None:
+        commit = store.Commit(self.schema, self.segments, self.generation, self.index_id)
+        store.write_commit(self.folder, commit)
+        self.committed = (self.generation, list(self.segments))
+        self.generation += 1
+
+    def committed_state(self) -> tuple[int, list[Any]]:
+        if self.committed is None:
+            return self.generation - 1, []
+        return self.committed
+
+    def remove_partial_files(self) -> None:
+        """After a failure: remove what no commit refers to (if this build made no commit,
+        only its own files: an index that cannot be read keeps all of its files)."""
+        with contextlib.suppress(OSError):
+            if self.committed is not None:
+                store.clean_up(self.storage, self.folder, *self.committed)
+            else:
+                store.remove_own_files(self.folder, self.prefix)
+
+    def what_is_kept(self) -> str:
+        if self.committed is None:
+            return "no commit was made; nothing of this build is left"
+        posts = sum(s.doc_count() for s in self.committed[1])
+        return (
+            f"the index keeps its last commit ({posts} posts) and this build's unfinished "
+            "files were removed"
+        )
 
 
 class _InlineQueue:
@@ -660,7 +727,7 @@ def _run_serial(
     schema: NewsearchSchema,
     site: corpus.Site | None = None,
 ) -> None:
-    _init_worker(folder, schema, _InlineQueue(run), None, site)
+    _init_worker(folder, schema, _InlineQueue(run), None, site, run.prefix)
     try:
         for i, batch in enumerate(batches):
             run.accept(_index_batch(i, batch))
@@ -688,7 +755,7 @@ def _run_parallel(
         max_workers=min(jobs, len(batches)),
         mp_context=ctx,
         initializer=_init_worker,
-        initargs=(folder, schema, queue, os.getpid(), site),
+        initargs=(folder, schema, queue, os.getpid(), site, run.prefix),
     )
     futures: dict[Future[_BatchResult], int] = {}
     finished: dict[int, _BatchResult] = {}
@@ -702,6 +769,8 @@ def _run_parallel(
             _drain(queue, run)
             for fut in done:
                 exc = fut.exception()
+                if isinstance(exc, NewsearchError):
+                    raise exc
                 if exc is not None:
                     raise BuildError(
                         f"indexing failed in a worker process ({type(exc).__name__}: {exc}); "
@@ -717,12 +786,25 @@ def _run_parallel(
     except BaseException:
         for fut in futures:
             fut.cancel()
-        executor.shutdown(wait=False, cancel_futures=True)
+        _stop_workers(executor)
         raise
     else:
         executor.shutdown(wait=True)
     finally:
         queue.close()
+
+
+def _stop_workers(executor: ProcessPoolExecutor) -> None:
+    """End the workers now: a failed build's files are removed next, and no worker may still be
+    writing one."""
+    processes = list(getattr(executor, "_processes", None) or {}.values())
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
+    executor.shutdown(wait=True, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(10)
 
 
 def _drain(queue: Any, run: _Run) -> None:

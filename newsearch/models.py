@@ -151,3 +151,39 @@ class SearchResults:
         if not self.limit:
             return 1 if self.total else 0
         return -(-self.total // self.limit)
+
+
+@dataclass(frozen=True)
+class CheckProblem:
+    """One thing ``newsearch check`` found wrong: the file, the part of it, what is wrong."""
+
+    file: str
+    part: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What ``newsearch check`` found: ``sound`` when nothing is wrong, else ``problems``."""
+
+    index: str
+    sound: bool
+    problems: tuple[CheckProblem, ...] = ()
+    #: The commit checked (None when there is no readable commit).
+    generation: int | None = None
+    index_id: str | None = None
+    segments: int = 0
+    #: Live posts and deleted (not yet merged away) documents.
+    posts: int = 0
+    deleted: int = 0
+    #: Segment files whose every byte was checked against its checksum, and their bytes.
+    files: int = 0
+    bytes_verified: int = 0
+    #: Terms and postings decoded, stored posts decoded.
+    terms: int = 0
+    postings: int = 0
+    stored: int = 0
+    #: Files of newsearch that the commit does not use (the next ``newsearch index`` removes
+    #: them), and files of other programs (left alone).
+    leftovers: tuple[str, ...] = ()
+    foreign: tuple[str, ...] = ()

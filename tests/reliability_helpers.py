@@ -265,6 +265,14 @@ def latest_generation(index: Path) -> int:
     return max(generations(index), default=-1)
 
 
+def segment_files(index: Path) -> set[str]:
+    """The segment files in the folder now (a rebuild writes them before its one commit)."""
+    try:
+        return {n for n in os.listdir(index) if n.endswith(".seg")}
+    except FileNotFoundError:
+        return set()
+
+
 def listing(folder: Path) -> dict[str, tuple[int, str]]:
     """Each file under ``folder``: relative path -> size and SHA-1 (to see that nothing changed)."""
     out: dict[str, tuple[int, str]] = {}

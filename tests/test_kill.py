@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from reliability_helpers import (
     no_traceback,
     results_state,
     run_newsearch,
+    segment_files,
     shared_news,
     skip_without_proc,
     start_newsearch,
@@ -151,24 +153,92 @@ def test_kill_very_early_then_the_next_run_creates_the_index(news: News, tmp_pat
     _resume_and_compare(index, news)  # ...and the next run creates the index
 
 
-def test_kill_during_a_rebuild_then_the_next_run_completes(news: News, tmp_path: Path) -> None:
+def _smaller_corpus(news: News, dest: Path) -> tuple[Path, list[str]]:
+    """The kill corpus without every fourth post: another index than the reference's."""
+    shutil.copytree(news.corpus, dest)
+    for path in news.sorted_paths[::4]:
+        (dest / path).unlink()
+    return dest, [p for i, p in enumerate(news.sorted_paths) if i % 4]
+
+
+class _Watcher(threading.Thread):
+    """Searches the index over and over while it is rebuilt: every state it sees must be one
+    of the two whole indexes (the same paths, and a word query's exact matches among them)."""
+
+    def __init__(self, index: Path, news: News, versions: dict[str, frozenset[str]]):
+        super().__init__(daemon=True)
+        self.index, self.news, self.versions = index, news, versions
+        self.seen: list[str] = []
+        self.errors: list[str] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        ix = None
+        while not self.stop.is_set():
+            try:
+                if ix is None:
+                    ix = open_index(self.index)
+                else:
+                    ix.refresh()
+                paths = frozenset(ix.paths())
+                name = next((n for n, v in self.versions.items() if v == paths), None)
+                if name is None:
+                    self.errors.append(f"an index of {len(paths)} posts, neither old nor new")
+                    continue
+                if not self.seen or self.seen[-1] != name:
+                    self.seen.append(name)
+                for q in ("疫情", "美元"):
+                    res = ix.search(q, limit=3)
+                    if res.total != len(self.news.matches[q] & paths):
+                        self.errors.append(f"{q}: {res.total} posts in the {name} index")
+            except Exception as exc:  # reported by the test, never lost in the thread
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+            time.sleep(0.005)
+        if ix is not None:
+            ix.close()
+
+
+def test_a_killed_rebuild_leaves_the_old_index_whole(news: News, tmp_path: Path) -> None:
+    # A rebuild of the reference index from a smaller corpus, killed at a random moment while a
+    # searcher watches: the searcher sees the old index, whole, until the rebuild that is left
+    # to finish switches to the new one in one step; the killed build's files are removed.
+    rng = random.Random()
+    seed = rng.randrange(1 << 30)
+    rng.seed(seed)
     index = tmp_path / "index"
     shutil.copytree(news.reference, index)
-    before = latest_generation(index)
-    with start_newsearch(
-        "index", news.corpus, "--index", index, "--jobs", 2, "--rebuild", out_dir=tmp_path,
-        batch_bytes=SMALL_BATCH,
-    ) as run:  # fmt: skip
-        seen = wait_for(
-            lambda: latest_generation(index) > before + 2 or not run.running(), timeout=120
-        )
-        assert seen and run.running(), "the rebuild ended before the kill"
-        assert run.kill_parent()
-        posts = _after_kill(run, index, news, parent_only=True)
-    # The rebuild's own commits replaced the old index: a prefix of the posts is searchable.
-    assert posts is not None and 0 < posts < len(news.sorted_paths)
-    _record("rebuild", "third commit", "parent", posts)
-    _resume_and_compare(index, news)
+    corpus_b, paths_b = _smaller_corpus(news, tmp_path / "corpus-b")
+    versions = {"old": frozenset(news.sorted_paths), "new": frozenset(paths_b)}
+    watcher = _Watcher(index, news, versions)
+    watcher.start()
+    try:
+        before = segment_files(index)
+        after = rng.randint(1, 10)  # of the 13 segments the rebuild writes before it commits
+        with start_newsearch(
+            "index", corpus_b, "--index", index, "--jobs", 2, "--rebuild", out_dir=tmp_path,
+            batch_bytes=SMALL_BATCH,
+        ) as run:  # fmt: skip
+            seen = wait_for(
+                lambda: len(segment_files(index) - before) >= after or not run.running(), 120
+            )
+            assert seen and run.running(), f"seed {seed}: the rebuild ended before the kill"
+            time.sleep(rng.uniform(0, 0.2))
+            parent_only = rng.random() < 0.5
+            assert run.kill_parent() if parent_only else run.kill_group()
+            _after_kill(run, index, news, parent_only=parent_only)
+        with open_index(index) as ix:
+            assert frozenset(ix.paths()) == versions["old"], f"seed {seed}"
+        assert results_state(index, WORD_QUERIES + OTHER_QUERIES) == news.state
+        _record("rebuild", f"{after} segments in (seed {seed})", "parent", len(news.sorted_paths))
+        done = run_newsearch("index", corpus_b, "--index", index, "--rebuild", timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert wait_for(lambda: watcher.seen[-1:] == ["new"] or watcher.errors, timeout=30)
+    finally:
+        watcher.stop.set()
+        watcher.join(30)
+    assert watcher.errors == [], f"seed {seed}: {watcher.errors[:5]}"
+    assert watcher.seen == ["old", "new"], f"seed {seed}"
+    assert index_files_problems(index) == []  # the killed rebuild's segments are gone
 
 
 def test_kill_while_the_marker_is_written(news: News, tmp_path: Path) -> None:
@@ -227,15 +297,20 @@ def _kill_loop(
         else:
             after = rng.randint(0, 1)
         base = latest_generation(index)
+        base_segments = segment_files(index)
+
+        def progress() -> int:
+            # A rebuild commits once, at its end: its progress is the segments it has written.
+            if rebuild:
+                return len(segment_files(index) - base_segments)  # noqa: B023
+            return latest_generation(index) - base  # noqa: B023
+
         parent_only = rng.random() < 0.5
         with start_newsearch(
             *args, out_dir=tmp_path, batch_bytes=SMALL_BATCH if small else None
         ) as run:
             if after:
-                wait_for(
-                    lambda: latest_generation(index) >= base + after or not run.running(),  # noqa: B023
-                    timeout=300,
-                )
+                wait_for(lambda: progress() >= after or not run.running(), timeout=300)  # noqa: B023
                 time.sleep(rng.uniform(0.0, 0.3 if small else 0.05))
             elif small:
                 time.sleep(rng.uniform(0.05, 0.8))

@@ -3,7 +3,9 @@
 lives in this package, so that a maintained fork of Whoosh could replace it without touching the
 rest of newsearch.
 
-- ``folder``: the index folder, its marker and write lock, durable writes, clean-up;
+- ``folder``: the index folder, its marker and write lock, the one way files are written,
+  clean-up;
+- ``checksums``: chunk checksums, computed while a file is written, verified as it is read;
 - ``toc``: commits (tables of contents), read, checked and written;
 - ``writer``: segments written from analysed documents, whole posting lists at a time;
 - ``reader``: a commit as a ``Snapshot``, with bulk, zero-copy reads;
@@ -18,14 +20,23 @@ from .folder import (
     MARKER,
     WriteLock,
     clean_up,
-    durable,
+    ensure_marker,
     folder_kind,
+    remove_own_files,
     storage_for,
     write_marker,
 )
 from .merge import merge_segments
 from .reader import EMPTY, Postings, SegmentView, Snapshot
-from .toc import commit, latest_generation, latest_generation_in, read_toc
+from .toc import (
+    Commit,
+    commit_id,
+    latest_generation,
+    latest_generation_in,
+    new_index_id,
+    read_commit,
+    write_commit,
+)
 from .writer import SegmentBuilder, SegmentWriter
 
 __all__ = [
@@ -33,6 +44,7 @@ __all__ = [
     "INDEX_NAME",
     "LOCK_FILE",
     "MARKER",
+    "Commit",
     "Postings",
     "SegmentBuilder",
     "SegmentView",
@@ -40,13 +52,16 @@ __all__ = [
     "Snapshot",
     "WriteLock",
     "clean_up",
-    "commit",
-    "durable",
+    "commit_id",
+    "ensure_marker",
     "folder_kind",
     "latest_generation",
     "latest_generation_in",
     "merge_segments",
-    "read_toc",
+    "new_index_id",
+    "read_commit",
+    "remove_own_files",
     "storage_for",
+    "write_commit",
     "write_marker",
 ]

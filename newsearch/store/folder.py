@@ -1,25 +1,57 @@
-"""The index folder: what marks it as a newsearch index, its write lock, durable writes, and the
-removal of files that no commit refers to."""
+"""The index folder: what marks it as a newsearch index, its write lock, the one way its files are
+written (buffered, checksummed on the way, flushed to the disk), and the removal of files that no
+commit refers to."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
+import shutil
 import threading
 import time
 from typing import Any
 
-from whoosh.filedb.filestore import FileStorage
-from whoosh.index import clean_files
+from whoosh.filedb.filestore import FileStorage, RamStorage
+from whoosh.filedb.structfile import StructFile
 
-from ..errors import IndexLockedError
+from ..errors import IndexLockedError, IndexWriteError
 from ..schema import SCHEMA_VERSION
+from .checksums import ChunkSums
 
 INDEX_NAME = "MAIN"
 #: A file that marks a folder as a newsearch index; ``--rebuild`` deletes nothing without it.
 MARKER = "NEWSEARCH"
 LOCK_FILE = "newsearch.lock"
+#: What the marker holds, byte for byte (``newsearch check`` compares it).
+MARKER_BYTES = (
+    json.dumps({"format": "newsearch", "schema_version": SCHEMA_VERSION}) + "\n"
+).encode()
+
+#: The names newsearch writes in an index folder besides the marker and the lock: tables of
+#: contents (and their temporary files while written) and segment files. Anything else in the
+#: folder belongs to someone else and is never deleted.
+TOC_NAME = re.compile(rf"^_{INDEX_NAME}_(\d+)\.toc$")
+TOC_TEMP_NAME = re.compile(rf"^_{INDEX_NAME}_\d+\.toc\.[0-9a-z.]+$")
+SEGMENT_NAME = re.compile(rf"^({INDEX_NAME}_[0-9a-z]+)\.[A-Za-z0-9_.]+$")
+#: The folder older versions of Whoosh's writer kept column data in while writing.
+TEMP_FOLDER = f"{INDEX_NAME}.tmp"
+
+# The system calls that create and write index files. Every byte of a commit goes through
+# them, so they are the one place where the writes of a build can be seen (and, in the tests,
+# made to fail: a full disk or an I/O error at any write).
+_open = os.open
+_write = os.write
+_fsync = os.fsync
+_replace = os.replace
+
+
+def write_error(folder: str, exc: OSError, name: str = "") -> IndexWriteError:
+    where = f" ({name})" if name else ""
+    reason = exc.strerror or str(exc)
+    return IndexWriteError(f"cannot write the index in {folder}: {reason}{where}")
 
 
 def folder_kind(folder: str) -> str:
@@ -36,53 +68,219 @@ def folder_kind(folder: str) -> str:
     return "foreign" if visible else "empty"
 
 
+def ensure_marker(folder: str) -> None:
+    """Write the marker unless it is there as this version writes it."""
+    path = os.path.join(folder, MARKER)
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(MARKER_BYTES) + 1) == MARKER_BYTES:
+                return
+    except OSError:
+        pass
+    write_marker(folder)
+
+
 def write_marker(folder: str) -> None:
     path = os.path.join(folder, MARKER)
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump({"format": "newsearch", "schema_version": SCHEMA_VERSION}, fh)
-        fh.write("\n")
-    os.replace(tmp, path)
+    out = Output(tmp, folder, sync=True)
+    try:
+        out.write(MARKER_BYTES)
+    finally:
+        out.close()
+    replace(tmp, path, folder)
+    sync_folder(folder)
+
+
+class Output:
+    """A file being written to the index folder, through the system calls above.
+
+    Writes are buffered (Whoosh writes many small pieces); ``sums`` computes the chunk
+    checksums of everything written, on the way to the disk, so no file is read again to be
+    checked; ``sync`` flushes the file to the disk when it is closed. Any failure is an
+    IndexWriteError that names the file.
+    """
+
+    BUFFER = 1 << 20
+
+    def __init__(
+        self, path: str, folder: str, *, sums: ChunkSums | None = None, sync: bool = False
+    ):
+        self.path = path
+        self.folder = folder
+        self.sums = sums
+        self.sync = sync
+        self._buf = bytearray()
+        self._pos = 0
+        self._fd: int | None = None
+        try:
+            self._fd = _open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except OSError as exc:
+            raise write_error(folder, exc, os.path.basename(path)) from exc
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._buf += data
+        self._pos += len(data)
+        if len(self._buf) >= self.BUFFER:
+            self._flush()
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        buf, self._buf = self._buf, bytearray()
+        if not buf:
+            return
+        if self.sums is not None:
+            self.sums.update(buf)
+        view = memoryview(buf)
+        fd = self._fd
+        assert fd is not None, "write after close"
+        done = 0
+        try:
+            while done < len(view):
+                done += _write(fd, view[done:])
+        except OSError as exc:
+            raise write_error(self.folder, exc, os.path.basename(self.path)) from exc
+
+    def footer(self) -> int:
+        """End the checksummed part: append the chunk checksums; the CRC the commit records."""
+        assert self.sums is not None
+        self._flush()
+        data, crc = self.sums.footer()
+        self.sums = None
+        self.write(data)
+        return crc
+
+    def close(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            self._flush()
+            if self.sync:
+                try:
+                    _fsync(self._fd)
+                except OSError as exc:
+                    raise write_error(self.folder, exc, os.path.basename(self.path)) from exc
+        finally:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    def abandon(self) -> None:
+        """Close without writing what is left (after a failure)."""
+        self._buf = bytearray()
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.abandon()
+
+
+class WriteStorage(FileStorage):
+    """The index folder as Whoosh's writers see it: every file goes through Output, and the
+    column data Whoosh keeps while writing a segment stays in memory (never in a temp folder)."""
+
+    def __init__(self, folder: str):
+        super().__init__(folder, supports_mmap=False)
+
+    def create_file(self, name: str, excl: bool = False, mode: str = "wb", **kwargs: Any) -> Any:
+        return StructFile(Output(self._fpath(name), self.folder), name=name)
+
+    def temp_storage(self, name: str | None = None) -> Any:
+        return RamStorage()
 
 
 def storage_for(folder: str, readonly: bool = False) -> FileStorage:
-    # Searches read segments through reader._SegmentFiles; Whoosh's own mmap path would copy
-    # every file it opens in a segment.
-    return FileStorage(folder, readonly=readonly, supports_mmap=False)
+    if readonly:
+        # Searches read segments through reader._SegmentFiles, never through Whoosh's mmap
+        # path, which would copy every file it opens in a segment.
+        return FileStorage(folder, readonly=True, supports_mmap=False)
+    return WriteStorage(folder)
 
 
-def durable(path: str) -> None:
-    """Flush a file (or a folder's entries) to the disk."""
+def replace(src: str, dst: str, folder: str) -> None:
+    """Rename a finished file into place (atomic: readers see the old file or the new one)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        _replace(src, dst)
+    except OSError as exc:
+        raise write_error(folder, exc, os.path.basename(dst)) from exc
+
+
+def sync_folder(folder: str) -> None:
+    """Flush a folder's entries (the names of new files) to the disk."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
     except OSError:
         return
     try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot flush a folder
+        _fsync(fd)
+    except OSError as exc:
+        # Some file systems cannot flush a folder; an I/O error is an I/O error.
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EACCES):
+            raise write_error(folder, exc) from exc
     finally:
         os.close(fd)
 
 
-def _rmtree(path: str) -> None:
-    import shutil
+def owned(name: str) -> bool:
+    """Whether a name in an index folder is one newsearch writes."""
+    return bool(
+        name in (MARKER, LOCK_FILE, MARKER + ".tmp", TEMP_FOLDER)
+        or TOC_NAME.match(name)
+        or TOC_TEMP_NAME.match(name)
+        or SEGMENT_NAME.match(name)
+    )
 
-    shutil.rmtree(path, ignore_errors=True)
+
+def leftovers(folder: str, generation: int, segments: list[Any]) -> list[str]:
+    """Files of ours that the commit ``generation`` (with ``segments``) does not refer to."""
+    keep = {seg.segment_id() for seg in segments}
+    out = []
+    for name in sorted(os.listdir(folder)):
+        toc = TOC_NAME.match(name)
+        seg = SEGMENT_NAME.match(name)
+        if (
+            (toc and int(toc.group(1)) != generation)
+            or TOC_TEMP_NAME.match(name)
+            or (seg and seg.group(1) not in keep)
+            or name == TEMP_FOLDER
+        ):
+            out.append(name)
+    return out
 
 
 def clean_up(storage: FileStorage, folder: str, generation: int, segments: list[Any]) -> None:
-    """Delete what no commit refers to: old tables of contents, orphan segments, temp files.
+    """Delete what the commit does not refer to: old tables of contents, orphan segments, temp
+    files. Only safe while holding the write lock and with no worker writing a segment."""
+    remove(folder, leftovers(folder, generation, segments))
 
-    Only safe while holding the write lock and with no worker writing a segment.
-    """
-    clean_files(storage, INDEX_NAME, generation, segments)
+
+def remove_own_files(folder: str, prefix: str) -> None:
+    """Delete the segment files of one build (their names start with its prefix) and any
+    table of contents being written: what a build that made no commit leaves."""
+    start = f"{INDEX_NAME}_{prefix}"
+    names = []
     for name in os.listdir(folder):
+        seg = SEGMENT_NAME.match(name)
+        if (seg and seg.group(1).startswith(start)) or TOC_TEMP_NAME.match(name):
+            names.append(name)
+    remove(folder, names)
+
+
+def remove(folder: str, names: list[str]) -> None:
+    for name in names:
         path = os.path.join(folder, name)
-        if name.endswith(".tmp") and os.path.isdir(path):
-            _rmtree(path)
-        elif name.startswith(f"_{INDEX_NAME}_") and ".toc." in name:
-            with contextlib.suppress(FileNotFoundError):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            # An open reader keeps what it reads; a file that cannot go now goes next time.
+            with contextlib.suppress(OSError):
                 os.remove(path)
 
 
@@ -106,7 +304,14 @@ class WriteLock:
         while True:
             with WriteLock._guard:
                 if self.path not in WriteLock._held:
-                    fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                    try:
+                        fd = _open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                    except OSError as exc:
+                        folder = os.path.dirname(self.path)
+                        raise IndexWriteError(
+                            f"cannot write to the index in {folder}: "
+                            f"{exc.strerror or exc} (searching it still works)"
+                        ) from exc
                     if _try_lock(fd):
                         self._fd = fd
                         WriteLock._held.add(self.path)

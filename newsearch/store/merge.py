@@ -20,7 +20,11 @@ from .writer import FIELD_ORDER, SCORABLE, STORED_ONLY, PostingList, SegmentWrit
 
 
 def merge_segments(
-    storage: FileStorage, schema: NewsearchSchema, segments: list[Any], generation: int
+    storage: FileStorage,
+    schema: NewsearchSchema,
+    segments: list[Any],
+    generation: int,
+    prefix: str = "",
 ) -> Any:
     """Write the live documents of ``segments`` as one new segment and return it.
 
@@ -28,7 +32,7 @@ def merge_segments(
     """
     views = [SegmentView(storage, schema, seg, 0, generation) for seg in segments]
     try:
-        out = SegmentWriter(storage, schema)
+        out = SegmentWriter(storage, schema, prefix)
         try:
             docmaps, lengths, count = _copy_documents(out, views)
             for fname in FIELD_ORDER:

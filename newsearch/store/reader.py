@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import mmap
-import os
 import pickle
 import struct
 import sys
@@ -29,10 +27,11 @@ from whoosh.filedb.structfile import BufferFile
 from whoosh.reading import SegmentReader, TermNotFound
 from whoosh.util.numeric import byte_to_length
 
-from ..errors import NewsearchError, NotAnIndexError
+from ..errors import NewsearchError
 from ..schema import FileState, IndexSettings, NewsearchSchema, decode_state
+from .checksums import ChunkedFile, damaged, file_record
 from .folder import storage_for
-from .toc import latest_generation_in, read_toc
+from .toc import latest_generation_in, read_commit
 from .writer import VOCAB_EXT
 
 _INT = struct.Struct("!i")
@@ -57,12 +56,26 @@ class Postings:
 EMPTY = Postings([], [], None)
 
 
-class _MemoryReader(io.RawIOBase):
-    """A file over a memory view, for Whoosh's readers: reads copy only what they return."""
+class _Region(io.RawIOBase):
+    """Part of a checked file, as a file for Whoosh's readers: every read verifies the chunks it
+    touches (checksums.ChunkedFile.verify) and copies only what it returns. A region read
+    whole (a column) is verified once, when it is opened."""
 
-    def __init__(self, buf: memoryview):
-        self._buf = buf
+    def __init__(self, source: ChunkedFile, offset: int, length: int, what: str, checked: bool):
+        self._source = source
+        self._base = offset
+        self._buf = source.view[offset : offset + length]
+        self._what = what
         self._pos = 0
+        self.checked = checked
+        if checked:
+            source.verify(offset, offset + length, what)
+
+    def check(self, start: int, stop: int) -> None:
+        if self.checked:
+            return
+        size = len(self._buf)
+        self._source.verify(self._base + min(start, size), self._base + min(stop, size), self._what)
 
     def readable(self) -> bool:
         return True
@@ -71,21 +84,22 @@ class _MemoryReader(io.RawIOBase):
         return True
 
     def readinto(self, b: Any) -> int:
-        n = min(len(b), len(self._buf) - self._pos)
+        n = max(0, min(len(b), len(self._buf) - self._pos))
+        self.check(self._pos, self._pos + n)
         b[:n] = self._buf[self._pos : self._pos + n]
         self._pos += n
         return n
 
     def read(self, size: int | None = -1) -> bytes:
         end = len(self._buf) if size is None or size < 0 else min(len(self._buf), self._pos + size)
+        self.check(self._pos, end)
         out = bytes(self._buf[self._pos : end])
-        self._pos = end
+        self._pos = max(self._pos, end)
         return out
 
     def readline(self, size: int | None = -1) -> bytes:
         end = len(self._buf) if size is None or size < 0 else min(len(self._buf), self._pos + size)
-        data = self._buf[self._pos : end]
-        i = bytes(data).find(b"\n")
+        i = bytes(self._buf[self._pos : end]).find(b"\n")
         return self.read(i + 1 if i != -1 else end - self._pos)
 
     def seek(self, pos: int, whence: int = 0) -> int:
@@ -98,15 +112,56 @@ class _MemoryReader(io.RawIOBase):
 
 
 class _ViewFile(BufferFile):
-    """Whoosh's BufferFile without the copy it makes of the whole buffer."""
+    """Whoosh's BufferFile over a _Region: no copy of the whole buffer, every read checked."""
 
-    def __init__(self, buf: memoryview, name: str | None = None):
-        self._buf = buf
+    def __init__(
+        self, source: ChunkedFile, offset: int, length: int, name: str, checked: bool = False
+    ):
+        self._region = _Region(source, offset, length, describe_part(name), checked)
+        self._buf = self._region._buf
         self._name = name
-        self.file = _MemoryReader(buf)
+        self.file = self._region
         self.onclose = None
         self.is_real = False
         self.is_closed = False
+        # For the common read, inside one chunk that is already verified (a term lookup reads
+        # a dozen small pieces): no call out of get().
+        self._source = source
+        self._base = offset
+        self._chunk = source.chunk
+        self._ok = source.ok
+
+    def get(self, position: int, length: int) -> bytes:
+        region = self._region
+        if not region.checked:
+            start = self._base + position
+            c = start // self._chunk
+            if not (
+                0 <= position
+                and position + length <= len(self._buf)
+                and c == (start + length - 1) // self._chunk
+                and self._ok[c]
+            ):
+                region.check(position, position + length)
+        return bytes(self._buf[position : position + length])
+
+
+def describe_part(name: str) -> str:
+    """What a file inside a segment holds, in words (for error messages and reports)."""
+    ext = name.partition(".")[2]
+    if ext == "trm":
+        return "term table"
+    if ext == "pst":
+        return "postings"
+    if ext.endswith(".voc"):
+        return f"vocabulary of {ext[: -len('.voc')]}"
+    if ext == "_stored.col":
+        return "stored posts"
+    if ext.startswith("_") and ext.endswith("_len.col"):
+        return f"lengths of {ext[1 : -len('_len.col')]}"
+    if ext.endswith(".col"):
+        return f"column {ext[: -len('.col')]}"
+    return name
 
 
 class _SegmentFiles:
@@ -120,23 +175,33 @@ class _SegmentFiles:
     supports_mmap = True
 
     def __init__(self, folder: str, segment: Any):
-        path = os.path.join(folder, segment.make_filename(segment.COMPOUND_EXT))
-        with open(path, "rb") as fh:
-            self._mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        self._view = memoryview(self._mm)
-        directory = CompoundStorage(_ViewFile(self._view), use_mmap=False)
-        self._dir = {name: directory.range(name) for name in directory.list()}
+        self.name = segment.make_filename(segment.COMPOUND_EXT)
+        self.source = ChunkedFile(folder, self.name, file_record(segment))
+        try:
+            whole = _ViewFile(self.source, 0, self.source.length, "compound directory")
+            directory = CompoundStorage(whole, use_mmap=False)
+            self._dir = {name: directory.range(name) for name in directory.list()}
+        except BaseException:
+            self.source.close()
+            raise
         self.folder = folder
 
-    def mapped(self, name: str) -> tuple[memoryview, int]:
-        offset, _ = self._dir[name]
-        return self._view, offset
+    def read(self, name: str, offset: int, length: int, what: str) -> bytes:
+        """Bytes of one file of the segment, checked."""
+        base, size = self._dir[name]
+        start, stop = base + min(offset, size), base + min(offset + length, size)
+        self.source.verify(start, stop, what)
+        return bytes(self.source.view[start:stop])
 
     def open_file(self, name: str, *args: Any, **kwargs: Any) -> _ViewFile:
         if name not in self._dir:
             raise NameError(name)
         offset, length = self._dir[name]
-        return _ViewFile(self._view[offset : offset + length], name=name)
+        # Columns other than the stored posts are read whole (all dates, all states, all
+        # lengths): checked at once. The stored posts and the term table are read here and
+        # there, and checked chunk by chunk as they are.
+        whole = name.endswith(".col") and not name.endswith("._stored.col")
+        return _ViewFile(self.source, offset, length, name, checked=whole)
 
     def file_exists(self, name: str) -> bool:
         return name in self._dir
@@ -148,9 +213,7 @@ class _SegmentFiles:
         return list(self._dir)
 
     def close(self) -> None:
-        self._view.release()
-        with contextlib.suppress(BufferError):
-            self._mm.close()
+        self.source.close()
 
 
 class _Uncompounded:
@@ -185,22 +248,21 @@ class SegmentView:
     ):
         self.segment = segment
         self.schema = schema
-        self._storage = storage
-        self.files: Any
-        if segment.is_compound():
-            self.files = _SegmentFiles(storage.folder, segment)
+        if not segment.is_compound():
+            raise damaged(storage.folder, segment.segment_id(), "not a segment newsearch wrote")
+        self.files = _SegmentFiles(storage.folder, segment)
+        try:
             self.reader = SegmentReader(
                 self.files, schema, _Uncompounded(segment), generation=generation
             )
-        else:
-            self.files = storage
-            self.reader = SegmentReader(storage, schema, segment, generation=generation)
+        except BaseException:
+            self.files.close()
+            raise
         self.offset = offset
         self.count = segment.doc_count_all()
         deleted = segment.deleted_docs()
         self.deleted = frozenset(deleted) if deleted else frozenset()
-        self._postings_map: Any = None
-        self._postings_base = 0
+        self._postings_name = segment.make_filename(W3Codec.POSTS_EXT)
 
     def term_info(self, fieldname: str, tbytes: bytes) -> Any:
         try:
@@ -213,7 +275,7 @@ class SegmentView:
         info = self.term_info(fieldname, tbytes)
         if info is None:
             return None
-        ids, weights, vals = self.read_postings(info, want_values)
+        ids, weights, vals = self.read_postings(info, want_values, fieldname)
         if self.deleted:
             keep = [i for i, d in enumerate(ids) if d not in self.deleted]
             if len(keep) != len(ids):
@@ -233,11 +295,11 @@ class SegmentView:
             return iter(())
         return terms.items_from(fieldname, b"")
 
-    def read_postings(self, info: Any, want_values: bool) -> RawPostings:
+    def read_postings(self, info: Any, want_values: bool, fieldname: str = "") -> RawPostings:
         """A term's postings with local document numbers, deleted documents included."""
         if info.is_inlined():
             return _inlined(info, want_values)
-        return _read_blocks(self._postings_data(info), want_values)
+        return _read_blocks(self._postings_data(info, fieldname), want_values)
 
     def values_for(self, fieldname: str, tbytes: bytes, wanted: list[int]) -> dict[int, bytes]:
         """Values (positions) of the postings of ``wanted`` local docs (sorted), decoding only
@@ -254,7 +316,8 @@ class SegmentView:
                     out[d] = v
             return out
         prev_max = -1
-        for (_count, maxid, _maxw, _comp, _mn, _mx), body in _blocks(self._postings_data(info)):
+        data = self._postings_data(info, fieldname)
+        for (_count, maxid, _maxw, _comp, _mn, _mx), body in _blocks(data):
             k = bisect_right(wanted, prev_max)
             if k < len(wanted) and wanted[k] <= maxid:
                 bids, _bw, bvalues = body()
@@ -266,25 +329,13 @@ class SegmentView:
                 break
         return out
 
-    def _postings_data(self, info: Any) -> bytes:
-        """The bytes of a term's posting blocks, sliced from the segment's mapped file."""
-        if self._postings_map is None:
-            self._map_postings()
+    def _postings_data(self, info: Any, fieldname: str) -> bytes:
+        """The bytes of a term's posting blocks, checked, from the segment's mapped file."""
         offset, length = info.extent()
         if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length unpacked
             length = length[0]
-        start = self._postings_base + offset
-        return bytes(self._postings_map[start : start + length])
-
-    def _map_postings(self) -> None:
-        """The segment's postings file as a memory view (no copy)."""
-        name = self.segment.make_filename(W3Codec.POSTS_EXT)
-        if isinstance(self.files, _SegmentFiles):
-            self._postings_map, self._postings_base = self.files.mapped(name)
-            return
-        with open(os.path.join(self._storage.folder, name), "rb") as fh:
-            self._postings_map = memoryview(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
-        self._postings_base = 0
+        what = f"postings of {fieldname}" if fieldname else "postings"
+        return self.files.read(self._postings_name, offset, length, what)
 
     def numeric_column(self, fieldname: str, column: Any = None) -> array[int]:
         """A numeric column of every document (the schema's column type unless given)."""
@@ -320,9 +371,7 @@ class SegmentView:
 
     def close(self) -> None:
         self.reader.close()
-        self._postings_map = None
-        if isinstance(self.files, _SegmentFiles):
-            self.files.close()
+        self.files.close()
 
 
 def _blocks(data: bytes) -> Iterator[tuple[tuple[Any, ...], Callable[[], Any]]]:
@@ -392,10 +441,7 @@ class Snapshot:
                 # (then a newer commit exists: try again), or the index is damaged.
                 generation = latest_generation_in(folder)
                 if generation == failed_generation or attempt == 7:
-                    raise NotAnIndexError(
-                        f"the index in {folder} is damaged ({type(exc).__name__}: {exc}); "
-                        "rebuild it with: newsearch index --rebuild"
-                    ) from exc
+                    raise damaged(folder, "a segment", f"{type(exc).__name__}: {exc}") from exc
                 failed_generation = generation
                 time.sleep(0.02 * (attempt + 1))
         self._cache: OrderedDict[tuple[str, str, bool], Postings] = OrderedDict()
@@ -406,10 +452,11 @@ class Snapshot:
 
     def _open(self, folder: str) -> None:
         self.storage = storage_for(folder, readonly=True)
-        toc = read_toc(folder, self.storage)
+        toc = read_commit(folder)
         self.schema: NewsearchSchema = toc.schema
         self.settings: IndexSettings = self.schema.settings()
         self.generation = toc.generation
+        self.index_id = toc.index_id
         views = []
         offset = 0
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import struct
 import sys
 import zlib
 from array import array
@@ -38,7 +39,8 @@ from ..schema import (
     Document,
     NewsearchSchema,
 )
-from .folder import INDEX_NAME, durable
+from .checksums import ChunkSums, set_file_record
+from .folder import INDEX_NAME, Output, write_error
 
 #: Posting lists this short are stored inside the term table instead of the postings file.
 INLINE_LIMIT = 8
@@ -70,6 +72,8 @@ FIELD_ORDER = (
 )
 
 _TERMINFO = W3TermInfo._struct
+#: The compound file's header: where its directory starts, and the directory's length.
+_COMPOUND_HEADER = struct.Struct("!qi")
 
 #: One posting list as a segment writes it: term, docnums, weights, values (positions) or None,
 #: and the field length of each document.
@@ -196,11 +200,14 @@ class SegmentWriter:
     """One new segment: per-document values first (``docs``), then each field's posting lists
     (``write_field``), then ``finish``; ``cancel`` removes what was written."""
 
-    def __init__(self, storage: FileStorage, schema: NewsearchSchema):
+    def __init__(self, storage: FileStorage, schema: NewsearchSchema, prefix: str = ""):
         self.storage = storage
         self.schema = schema
         self.codec = _codec()
         self.segment = self.codec.new_segment(storage, INDEX_NAME)
+        # The segments of one build share a prefix: if the build fails before its first
+        # commit, it removes its own files by that prefix (see folder.remove_prefixed).
+        self.segment.segid = prefix + self.segment.segid[len(prefix) :]
         #: Whoosh's writer of stored fields, columns and field lengths.
         self.docs = _PerDocWriter(self.codec, storage, self.segment)
         self.columns = {name: schema[name].column_type for name in COLUMNS}
@@ -236,8 +243,7 @@ class SegmentWriter:
                 fh.write(zlib.compress(blob, 1))
         self._vocabulary.clear()
         self.segment.set_doc_count(count)
-        self.segment.create_compound_file(self.storage)
-        durable(os.path.join(self.storage.folder, self.segment.make_filename(".seg")))
+        _assemble(self.storage, self.segment)
         return self.segment
 
     def _field_writer(self) -> _BulkFieldWriter:
@@ -249,12 +255,48 @@ class SegmentWriter:
 
     def cancel(self) -> None:
         """Remove the files written so far (a failed batch or merge)."""
-        if self._fields is None:
-            with contextlib.suppress(Exception):
-                self.docs.close()
+        # What Whoosh's per-document writer holds is in memory (folder.WriteStorage).
         for name in self.segment.list_files(self.storage):
             with contextlib.suppress(OSError):
                 self.storage.delete_file(name)
+
+
+def _assemble(storage: FileStorage, segment: Any) -> None:
+    """Join the segment's files into one compound file (Whoosh's format, which Whoosh reads as
+    its own) with a footer of chunk checksums computed as it is written, flushed to the disk;
+    the parts are removed. The segment object records the file's size and footer checksum."""
+    folder = storage.folder
+    parts = sorted(segment.list_files(storage))
+    directory: dict[str, dict[str, Any]] = {}
+    pos = _COMPOUND_HEADER.size
+    for name in parts:
+        length = storage.file_length(name)
+        directory[name] = {"offset": pos, "length": length, "modified": 0}
+        pos += length
+    # The directory's place is known before the first byte: the file is written in one pass.
+    trailer = pickle.dumps(directory, -1) + pickle.dumps({}, -1)
+    name = segment.make_filename(segment.COMPOUND_EXT)
+    out = Output(os.path.join(folder, name), folder, sums=ChunkSums(), sync=True)
+    try:
+        out.write(_COMPOUND_HEADER.pack(pos, len(trailer)))
+        for part in parts:
+            try:
+                with open(os.path.join(folder, part), "rb") as fh:
+                    while piece := fh.read(1 << 20):
+                        out.write(piece)
+            except OSError as exc:
+                raise write_error(folder, exc, part) from exc
+        out.write(trailer)
+        crc = out.footer()
+        size = out.tell()
+        out.close()
+    except BaseException:
+        out.abandon()
+        raise
+    for part in parts:
+        storage.delete_file(part)
+    segment.compound = True
+    set_file_record(segment, (size, crc))
 
 
 class SegmentBuilder:
@@ -264,10 +306,10 @@ class SegmentBuilder:
     a large batch and the index ends up with few segments.
     """
 
-    def __init__(self, storage: FileStorage, schema: NewsearchSchema):
+    def __init__(self, storage: FileStorage, schema: NewsearchSchema, prefix: str = ""):
         self.storage = storage
         self.schema = schema
-        self._out = SegmentWriter(storage, schema)
+        self._out = SegmentWriter(storage, schema, prefix)
         self.segment = self._out.segment
         # word field: term -> (docnums, frequencies, positions of every posting in a row)
         self._words: dict[str, dict[str, tuple[array[int], array[int], array[int]]]] = {

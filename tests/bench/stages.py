@@ -98,7 +98,7 @@ def newsearch_stages(files: list[Path], root: Path, folder: Path) -> dict[str, f
     segment = builder.finish()
     t["writing segment"] = time.perf_counter() - a
     a = time.perf_counter()
-    store.commit(storage, schema, [segment], 0)
+    store.write_commit(str(folder), store.Commit(schema, [segment], 0, store.new_index_id()))
     t["commit"] = time.perf_counter() - a
     return t
 
