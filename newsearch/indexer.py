@@ -9,9 +9,11 @@ leaves the last commit searchable, and the next build picks up from there.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import signal
+import stat
 import sys
 import time
 from collections.abc import Callable
@@ -159,6 +161,8 @@ def _index_batch(batch: int, jobs: list[_Job]) -> _BatchResult:
                 result.failed.append(job.path)
                 result.problems.append(Problem(job.path, str(exc)))
                 continue
+            if _changed_since_found(job):
+                result.warnings.append(Problem(job.path, CHANGED_WHILE_READ))
             sha1 = content_hash(data)
             try:
                 post = corpus.parse_post(
@@ -204,6 +208,35 @@ def _index_batch(batch: int, jobs: list[_Job]) -> _BatchResult:
 
 
 # --- the committing side -----------------------------------------------------------------------
+
+
+#: The warning of a post whose file changed between the listing of the corpus and its reading.
+CHANGED_WHILE_READ = "changed while it was read: indexed as read; the next run reads it again"
+
+
+def _changed_since_found(job: _Job) -> bool:
+    # The stored state keeps the size and time of the listing, so a file that changed since is
+    # read again by the next run, whatever was read now.
+    try:
+        st = os.stat(job.abspath)
+    except OSError:
+        return True
+    return (st.st_size, st.st_mtime_ns) != (job.size, job.mtime_ns)
+
+
+def corpus_folder_problem(root: str) -> str | None:
+    """Why ``root`` cannot be read as a corpus folder, or None."""
+    try:
+        st = os.stat(root)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"the corpus folder is a symbolic link loop: {root}"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return f"corpus folder not found: {root}"
+        return f"cannot use the corpus folder {root}: {exc.strerror}"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"the corpus is not a folder: {root}"
+    return None
 
 
 def default_jobs() -> int:
@@ -254,8 +287,9 @@ def build_index(
     drafts = None if drafts is None else arguments.flag(drafts, "drafts")
     arguments.callback(progress, "progress")
     timezone = None if timezone is None else arguments.timezone(timezone)
-    if not os.path.isdir(corpus_root):
-        raise CorpusError(f"corpus folder not found: {corpus_root}")
+    problem = corpus_folder_problem(corpus_root)
+    if problem:
+        raise CorpusError(problem)
     if folder == corpus_root:
         raise CorpusError("the index folder cannot be the corpus folder")
     user_dict_text: str | None = None  # None: the index's own
@@ -271,12 +305,19 @@ def build_index(
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
-        raise NotAnIndexError(f"cannot create the index folder {folder}: {exc.strerror}") from exc
+        reason = exc.strerror
+        if os.path.islink(folder):  # a link to nowhere, or to itself: makedirs says "exists"
+            reason = corpus_folder_problem(folder) or reason
+            reason = "a symbolic link loop" if "loop" in str(reason) else "a broken symbolic link"
+        raise NotAnIndexError(f"cannot create the index folder {folder}: {reason}") from exc
     lock = store.WriteLock(folder)
     lock.acquire(wait=wait_for_lock)
     try:
         if kind != "newsearch":
-            store.write_marker(folder)
+            try:
+                store.write_marker(folder)
+            except IndexWriteError as exc:
+                raise IndexWriteError(f"{exc}; nothing was changed") from exc
         return _build(
             corpus_root,
             folder,
@@ -378,6 +419,7 @@ def _build(
     removed_paths = [p for p in indexed if p not in seen]
 
     report = _Run(storage, folder, schema, segments, generation, indexed, progress)
+    report.corpus_root = corpus_root
     report.index_id = index_id
     # A rebuild is written beside the old index and replaces it in one commit, at the end: until
     # then searches see the old index, and a build killed before leaves it whole.
@@ -580,6 +622,7 @@ class _Run:
         self.indexed = indexed
         self.progress = progress
         self.index_id = ""
+        self.corpus_root = ""
         #: Commits are kept in memory until ``publish`` (a rebuild), instead of written each.
         self.private = False
         #: (generation, segments) of the last commit on disk (None: there is none yet).
@@ -631,6 +674,12 @@ class _Run:
 
     def accept(self, result: _BatchResult) -> None:
         """Commit one finished batch: its segment and the deletions of what it replaces."""
+        problem = corpus_folder_problem(self.corpus_root) if self.corpus_root else None
+        if problem:
+            # Its posts could not be read because the folder went away, not because they were
+            # deleted: nothing is removed from the index for it.
+            raise CorpusError(f"{problem} (it changed during the build; the index keeps its "
+                              "last commit)")  # fmt: skip
         for path in result.indexed:
             if path in self.indexed:
                 self.updated += 1
@@ -682,9 +731,14 @@ class _Run:
 
     def _write(self) -> None:
         commit = store.Commit(self.schema, self.segments, self.generation, self.index_id)
-        store.write_commit(self.folder, commit)
-        self.committed = (self.generation, list(self.segments))
-        self.generation += 1
+        try:
+            store.write_commit(self.folder, commit)
+        finally:
+            # Once renamed into place, the commit is the index, even if flushing the folder
+            # failed after: what a failure removes must be measured against it.
+            if store.commit_exists(self.folder, self.generation):
+                self.committed = (self.generation, list(self.segments))
+                self.generation += 1
 
     def committed_state(self) -> tuple[int, list[Any]]:
         if self.committed is None:

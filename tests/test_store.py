@@ -116,3 +116,28 @@ def test_merging_segments_changes_no_result(two_segments: Path, tmp_path: Path) 
                 (h.path, h.score, h.snippet) for h in rb
             ], q
             assert ra.facets == rb.facets, q
+
+
+def test_refresh_sees_a_folder_deleted_and_built_again(tmp_path: Path, finews_dir: Path) -> None:
+    # Generation 0 twice: the commits differ by their index's id, not by their generation.
+    corpus_a, corpus_b, index = tmp_path / "a", tmp_path / "b", tmp_path / "index"
+    names = sorted(p.name for p in finews_dir.iterdir())
+    copy_posts(finews_dir, corpus_a, first=10)
+    copy_posts(finews_dir, corpus_b, first=25)
+    for name in names[:10:2]:
+        (corpus_b / name).unlink()
+    build_index(corpus_a, index, jobs=1)
+    with open_index(index) as ix:
+        assert ix.refresh() is False
+        first = ix.paths()
+        shutil.rmtree(index)
+        build_index(corpus_b, index, jobs=1)
+        assert [p.name for p in index.glob("_MAIN_*.toc")] == ["_MAIN_0.toc"]
+        assert ix.refresh() is True
+        assert ix.paths() == sorted(p.name for p in corpus_b.iterdir()) != first
+        assert ix.refresh() is False
+        build_index(corpus_b, index, jobs=1, rebuild=True)  # the same posts, another index
+        assert ix.refresh() is True
+        (corpus_b / names[1]).unlink()
+        build_index(corpus_b, index, jobs=1)  # a new commit of the same index
+        assert ix.refresh() is True and names[1] not in ix.paths()

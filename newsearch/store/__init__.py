@@ -30,6 +30,7 @@ from .merge import merge_segments
 from .reader import EMPTY, Postings, SegmentView, Snapshot
 from .toc import (
     Commit,
+    commit_exists,
     commit_id,
     latest_generation,
     latest_generation_in,
@@ -52,6 +53,7 @@ __all__ = [
     "Snapshot",
     "WriteLock",
     "clean_up",
+    "commit_exists",
     "commit_id",
     "ensure_marker",
     "folder_kind",

@@ -86,9 +86,13 @@ def write_marker(folder: str) -> None:
     out = Output(tmp, folder, sync=True)
     try:
         out.write(MARKER_BYTES)
-    finally:
         out.close()
-    replace(tmp, path, folder)
+        replace(tmp, path, folder)
+    except BaseException:
+        out.abandon()
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
     sync_folder(folder)
 
 
@@ -310,7 +314,7 @@ class WriteLock:
                         folder = os.path.dirname(self.path)
                         raise IndexWriteError(
                             f"cannot write to the index in {folder}: "
-                            f"{exc.strerror or exc} (searching it still works)"
+                            f"{exc.strerror or exc}; nothing was changed"
                         ) from exc
                     if _try_lock(fd):
                         self._fd = fd

@@ -61,6 +61,10 @@ def toc_name(generation: int) -> str:
     return f"_{INDEX_NAME}_{generation}.toc"
 
 
+def commit_exists(folder: str, generation: int) -> bool:
+    return os.path.exists(os.path.join(folder, toc_name(generation)))
+
+
 def new_index_id() -> str:
     return secrets.token_hex(8)
 
