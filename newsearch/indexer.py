@@ -3,7 +3,10 @@
 Worker processes read, parse and analyse batches of posts and each writes a Whoosh segment of its
 own; this process alone holds the write lock and commits finished segments, in batch order, with
 the deletions that go with them. A commit is one atomic rename, so a build killed at any moment
-leaves the last commit searchable, and the next build picks up from there.
+leaves the last commit searchable, and the next build picks up from there. A rebuild commits
+once, at its end, so that searches see the old index, whole, until the new one replaces it; a
+build that fails (a full disk, an I/O error) removes its unfinished files and keeps the last
+commit.
 """
 
 from __future__ import annotations

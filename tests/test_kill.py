@@ -348,6 +348,55 @@ def test_many_random_kills_of_rebuilds(big_news: News, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_random_kills_of_rebuilds_between_two_corpora_with_a_searcher(
+    news: News, tmp_path: Path
+) -> None:
+    # Rebuilds from one corpus, then the other, killed at random moments (every third one is
+    # left to finish), while a searcher watches: it only ever sees one of the two indexes.
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    index = tmp_path / "index"
+    shutil.copytree(news.reference, index)
+    corpus_b, paths_b = _smaller_corpus(news, tmp_path / "corpus-b")
+    versions = {"old": frozenset(news.sorted_paths), "new": frozenset(paths_b)}
+    corpora = {"old": news.corpus, "new": corpus_b}
+    holds = "old"
+    watcher = _Watcher(index, news, versions)
+    watcher.start()
+    try:
+        for n in range(12):
+            target = "new" if holds == "old" else "old"
+            args = ["index", corpora[target], "--index", index, "--jobs", 2, "--rebuild"]
+            if n % 3 == 2:
+                assert run_newsearch(*args, timeout=300).returncode == 0
+                holds = target
+                continue
+            before = segment_files(index)
+            after = rng.randint(0, 14)
+            with start_newsearch(*args, out_dir=tmp_path, batch_bytes=SMALL_BATCH) as run:
+                wait_for(
+                    lambda: len(segment_files(index) - before) >= after or not run.running(),  # noqa: B023
+                    timeout=300,
+                )
+                time.sleep(rng.uniform(0, 0.3))
+                parent_only = rng.random() < 0.5
+                killed = run.kill_parent() if parent_only else run.kill_group()
+                _after_kill(run, index, news, parent_only=parent_only)
+            with open_index(index) as ix:
+                now = frozenset(ix.paths())
+            assert now in (versions[holds], versions[target]), f"seed {seed}"
+            holds = target if now == versions[target] else holds
+            _record("rebuild loop", f"{after} segments in (seed {seed})", str(killed), len(now))
+    finally:
+        watcher.stop.set()
+        watcher.join(30)
+    assert watcher.errors == [], f"seed {seed}: {watcher.errors[:5]}"
+    assert set(watcher.seen) == {"old", "new"}, f"seed {seed}"
+    assert run_newsearch("index", corpus_b, "--index", index, timeout=300).returncode == 0
+    assert index_files_problems(index) == []
+
+
+@pytest.mark.slow
 def test_random_kills_of_the_console_script(news: News, tmp_path: Path) -> None:
     # Console-script builds (default batches: two commits) on the default-size corpus.
     index = tmp_path / "index"
