@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from .engine import IndexInfo, SearchIndex
     from .indexer import Progress
-    from .models import Explanation, Hit, IndexReport, Post, SearchResults
+    from .models import CheckReport, Explanation, Hit, IndexReport, Post, SearchResults
 
 #: Exit code of an error that is a bug, not a bad input.
 UNEXPECTED_EXIT = 1
@@ -1243,7 +1243,7 @@ def check(index_dir: str, as_json: bool) -> None:
         )
 
 
-def render_check(report: Any, out: Writer) -> None:
+def render_check(report: CheckReport, out: Writer) -> None:
     where = visible(_folder(report.index), one_line=True)
     if report.sound:
         out.line([(where, "path"), (" is sound", "head")])

@@ -144,6 +144,7 @@ def test_every_kind_of_file_and_part_is_covered(small: tuple[Path, Path]) -> Non
     assert len(regions["columns"]) == 3 and len(regions["lengths"]) == 4
 
 
+@pytest.mark.integration
 def test_a_flipped_byte_anywhere_is_found_and_never_changes_a_result(
     small: tuple[Path, Path],
 ) -> None:
@@ -180,6 +181,7 @@ def test_a_flipped_byte_anywhere_is_found_and_never_changes_a_result(
     assert tally["damaged error"] > tally["same results"]
 
 
+@pytest.mark.integration
 def test_the_command_line_reports_damage_in_one_line(small: tuple[Path, Path], tmp_path: Path):
     corpus, index = small
     damaged = tmp_path / "index"

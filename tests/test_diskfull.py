@@ -157,6 +157,7 @@ def _every_write_fails_cleanly(
             assert index_files_problems(index) == [], where
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_a_write_error_at_every_call_of_a_build(scenario, tmp_path, posts, monkeypatch) -> None:
     # Each call in turn fails: a full disk at one, an I/O error at the next.
@@ -191,6 +192,7 @@ def _remount(mount: Path, option: str) -> None:
     subprocess.run(["mount", "-o", f"remount,{option}", str(mount)], check=True)
 
 
+@pytest.mark.integration
 def test_a_real_full_disk(small_disk: Path, tmp_path: Path, xwlb_dir: Path) -> None:
     from helpers import copy_posts
 

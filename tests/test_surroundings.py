@@ -57,6 +57,7 @@ def read_only_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+@pytest.mark.integration
 def test_a_read_only_index_is_searched_and_says_why_it_is_not_written(
     read_only_disk: Path, posts: Path, tmp_path: Path
 ) -> None:
@@ -190,6 +191,7 @@ def test_a_corpus_folder_replaced_by_a_file(posts: Path, tmp_path: Path, monkeyp
 # --- symbolic link loops --------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_symbolic_link_loops(posts: Path, tmp_path: Path) -> None:
     loop = tmp_path / "loop"
     os.symlink(tmp_path / "loop2", loop)
@@ -223,6 +225,7 @@ def test_symbolic_link_loops(posts: Path, tmp_path: Path) -> None:
 # --- files of other programs in the index folder ------------------------------------------------
 
 
+@pytest.mark.integration
 def test_files_other_programs_wrote_in_the_index_folder(posts: Path, tmp_path: Path) -> None:
     index = tmp_path / "index"
     build(posts, index)

@@ -19,6 +19,7 @@ from whoosh.filedb.compound import CompoundStorage
 from whoosh.filedb.structfile import BufferFile
 from whoosh.util.numeric import length_to_byte
 
+from .. import arguments
 from ..errors import IndexNotFoundError, NewsearchError, NotAnIndexError
 from ..models import CheckProblem, CheckReport
 from ..schema import NO_DATE, WORD_FIELDS, FileState, NewsearchSchema, decode_state
@@ -34,7 +35,7 @@ MAX_SAME = 5
 
 def check_index(index_dir: str | os.PathLike[str]) -> CheckReport:
     """Verify and decode the whole index in ``index_dir``; what is wrong is in the report."""
-    folder = os.path.abspath(os.fspath(index_dir))
+    folder = os.path.abspath(arguments.fs_path(index_dir, "index_dir"))
     kind = folder_kind(folder)
     if kind in ("missing", "empty"):
         raise IndexNotFoundError(f"no index in {folder} (build one with: newsearch index)")
