@@ -1226,13 +1226,11 @@ def check(index_dir: str, as_json: bool) -> None:
     Example:
       newsearch check --index index/
     """
-    import dataclasses
-
     from .store.check import check_index
 
     report = check_index(index_dir)
     if as_json:
-        emit_json(dataclasses.asdict(report))
+        emit_json(report)
         if not report.sound:
             raise click.exceptions.Exit(1)
         return
