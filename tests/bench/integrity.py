@@ -5,10 +5,12 @@ Builds an index of the first N posts of the 新闻联播 archive (all 36,066 by 
 ``--index DIR``), then prints, for both, the cold ``newsearch search`` command (median wall time
 and CPU time of the process), the warm latency of the benchmark's queries in a process that has
 the index open (first run and second run: median and p95), and how many bytes the first run
-verified; then the time of ``newsearch check``. Run by hand:
+verified; then the time of ``newsearch check``; then, for copies of the index whose footers
+checksum chunks of other sizes (``--chunks``), the bytes and the time verifying takes over the
+first run of the queries, timed inside the process (what chose the chunk size). Run by hand:
 
     .venv/bin/python tests/bench/integrity.py               # N = 36066
-    .venv/bin/python tests/bench/integrity.py --n 5000 --rounds 3
+    .venv/bin/python tests/bench/integrity.py --n 5000 --rounds 3 --chunks 4096,16384
 """
 
 from __future__ import annotations
@@ -78,6 +80,73 @@ print(json.dumps(out))
 )
 
 
+#: The first run of the queries, with the time spent in ChunkedFile.verify.
+CHUNKED = """
+import json, time
+import newsearch
+import newsearch.store.checksums as checksums
+spent = [0.0]
+verify = checksums.ChunkedFile.verify
+def timed(self, start, stop, what=""):
+    t = time.perf_counter()
+    verify(self, start, stop, what)
+    spent[0] += time.perf_counter() - t
+checksums.ChunkedFile.verify = timed
+ix = newsearch.open_index(INDEX)
+t = time.process_time()
+for q in QUERIES:
+    [h.snippet for h in ix.search(q, limit=10)]
+cpu = time.process_time() - t
+done = sum(sum(f.source.ok) * f.source.chunk for v in ix._snap.segments for f in [v.files])
+print(json.dumps({"verify": spent[0], "cpu": cpu, "bytes": done}))
+"""
+
+
+def rechunk(src: Path, dst: Path, chunk: int) -> None:
+    """A copy of the index whose segment footers checksum chunks of ``chunk`` bytes."""
+    import shutil
+
+    from newsearch import store
+    from newsearch.store.checksums import TAIL, ChunkSums, set_file_record
+
+    shutil.copytree(src, dst)
+    commit = store.read_commit(str(dst))
+    for seg in commit.segments:
+        path = dst / seg.make_filename(".seg")
+        data = path.read_bytes()
+        length = TAIL.unpack_from(data, len(data) - TAIL.size)[0]
+        sums = ChunkSums(chunk)
+        sums.update(memoryview(data)[:length])
+        footer, crc = sums.footer()
+        path.write_bytes(data[:length] + footer)
+        set_file_record(seg, (length + len(footer), crc))
+    commit.generation += 1
+    store.write_commit(str(dst), commit)
+    (dst / f"_MAIN_{commit.generation - 1}.toc").unlink()
+
+
+def chunk_sizes(index: Path, scratch: Path, sizes: list[int], rounds: int) -> None:
+    print(f"\n{'chunk':>8}{'verified over the first run':>30}{'time verifying':>16}{'of CPU':>10}")
+    for size in sizes:
+        copy = scratch / f"chunks-{size}"
+        rechunk(index, copy, size)
+        runs = [
+            json.loads(
+                subprocess.run(
+                    [sys.executable, "-c", _code(CHUNKED, copy, False)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            for _ in range(rounds)
+        ]
+        spent = statistics.median(r["verify"] for r in runs) * 1000
+        cpu = statistics.median(r["cpu"] for r in runs) * 1000
+        mb = runs[0]["bytes"] / 1e6
+        print(f"{size // 1024:>5} KB{mb:>27.1f} MB{spent:>13.1f} ms{spent / cpu:>9.1%}")
+
+
 def _code(template: str, index: Path, off: bool) -> str:
     return (
         template.replace("OFF", repr(off))
@@ -136,6 +205,9 @@ def main() -> int:
     parser.add_argument("--index", type=Path, help="an index to reuse (built if missing)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument(
+        "--chunks", default="4096,16384,65536,262144", help="chunk sizes to compare ('': none)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="newsearch-integrity-") as tmp:
         scratch = Path(tmp)
@@ -158,7 +230,21 @@ def main() -> int:
             capture_output=True,
         )
         check_seconds = time.perf_counter() - start
-    on, off = figures["checks on"], figures["checks off"]
+        on, off = figures["checks on"], figures["checks off"]
+        _report(args, size, on, off, check_seconds)
+        sizes = [int(c) for c in args.chunks.split(",") if c]
+        if sizes:
+            chunk_sizes(index, scratch, sizes, args.rounds)
+    return 0
+
+
+def _report(
+    args: argparse.Namespace,
+    size: int,
+    on: dict[str, float],
+    off: dict[str, float],
+    check_seconds: float,
+) -> None:
     print(f"\nindex of {args.n} posts, {size / 1e6:.1f} MB; ", end="")
     print(f"{len(QUERIES)} queries, {args.rounds} rounds")
     print(f"{'':44}{'checks on':>12}{'checks off':>12}{'ratio':>8}")
@@ -176,7 +262,6 @@ def main() -> int:
     print(f"bytes verified: opening {on['open MB']:.2f} MB, ", end="")
     print(f"first run of the queries {on['first MB']:.1f} MB")
     print(f"newsearch check: {check_seconds:.1f} s ({size / 1e6 / check_seconds:.1f} MB/s)")
-    return 0
 
 
 if __name__ == "__main__":
