@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import unicodedata
 from array import array
 from collections.abc import Callable, Iterator
@@ -53,8 +54,14 @@ _SEPARATOR = rf"(?:[^\w{_OTHER_IDEOGRAPHS}.\x00]|_|(?<![0-9])\.|\.(?![0-9]))+"
 _ALNUM_GAP_RE = re.compile(rf"(?<={_ALNUM_CHAR}){_SEPARATOR}(?={_ALNUM_CHAR})")
 _SEPARATOR_RE = re.compile(_SEPARATOR)
 
-#: Texts are analysed in pieces of about this many characters (see ``Analyzer.terms``).
-PIECE_CHARS = 1 << 14
+#: Texts are analysed in pieces of about this many characters (see ``Analyzer.terms``). A long
+#: text is stored in the same pieces (store.texts): a snippet of it cuts one piece into words
+#: again, about a millisecond for 4K characters; analysing in pieces of 4K or 16K costs the same.
+PIECE_CHARS = 1 << 12
+#: Texts of at least this many characters are long: stored in their pieces, each with a filter
+#: of the character pairs it holds (``pair_filter``), so that a snippet reads only the piece it
+#: shows (see store.texts and passages).
+LONG_TEXT = 1 << 15
 #: Where a piece may end when no line break is near: characters that are never part of a token,
 #: before or after normalisation (a test checks it), so no token runs across the cut.
 _CUT_RE = re.compile(r"[\s。，、；：！？,;:!?]")
@@ -289,6 +296,12 @@ class TermCounts:
     #: words (``其中|国家`` holds ``中国``): with them and the sub-words, such a word is found
     #: literally wherever it occurs, without looking at positions.
     joins: frozenset[str] = frozenset()
+    #: Where each piece of the analysis starts: its character offset and the position of its
+    #: first word, in pairs (see ``terms``). A long text is stored in these pieces, so that the
+    #: place of a word position in it is found by cutting one piece into words.
+    pieces: array[int] | None = None
+    #: For a long text (``LONG_TEXT``), the ``pair_filter`` of each piece.
+    filters: list[bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -397,8 +410,16 @@ class Analyzer:
         short = self._short_words
         count = 0
         tail = ""  # the last two characters of the words so far
+        starts = array("Q")
+        filters: list[bytes] | None = [] if len(text) >= LONG_TEXT else None
+        offset = 0
         for part in _pieces(text, piece):
-            words = self._words(self.normalize(part))
+            starts.extend((offset, count))
+            offset += len(part)
+            norm = self.normalize(part)
+            if filters is not None:
+                filters.append(pair_filter(_token_string(norm)))
+            words = self._words(norm)
             if not words:
                 continue
             local: dict[str, list[int]] = {}
@@ -444,7 +465,7 @@ class Analyzer:
                         gram = w[k : k + 3]
                         if gram in short:
                             subs[gram] = get(gram, 0) + n
-        return TermCounts(count, positions, subs, frozenset(joins))
+        return TermCounts(count, positions, subs, frozenset(joins), starts, filters)
 
     def _words(self, norm: str) -> list[str]:
         """The precise words of a normalised text, in order."""
@@ -460,6 +481,21 @@ class Analyzer:
             else:
                 words.append(ideo or alnum)
         return words
+
+    def word_starts(self, norm: str) -> array[int]:
+        """Where each precise word of a normalised text starts: the offsets of ``tokens(text,
+        subwords=False)``, in position order, without a Token for each word (a snippet of a
+        long post cuts a piece of 4K characters this way to place a word position)."""
+        matches = list(_UNIT_RE.finditer(norm))
+        runs = [m.group(1) for m in matches if m.group(1)]
+        cuts = iter(self.segmenter.cut_many(runs) if runs else [])
+        out = array("I")
+        for m in matches:
+            if m.group(1):
+                out.extend(accumulate(map(len, next(cuts)[:-1]), initial=m.start()))
+            else:
+                out.append(m.start())
+        return out
 
     def preload(self) -> None:
         """Load the segmenter and its dictionary now (before forking workers that share it)."""
@@ -485,8 +521,12 @@ class Analyzer:
     def token_string(self, text: str) -> str:
         """``text`` as literal matching sees it: normalised, separators dropped, and a BOUNDARY
         between two letter-or-digit tokens (so ``5 G`` does not read as ``5g``)."""
-        norm = self.normalize(text).replace(BOUNDARY, " ")
-        return _SEPARATOR_RE.sub("", _ALNUM_GAP_RE.sub(BOUNDARY, norm))
+        return _token_string(self.normalize(text))
+
+
+def _token_string(norm: str) -> str:
+    norm = norm.replace(BOUNDARY, " ")
+    return _SEPARATOR_RE.sub("", _ALNUM_GAP_RE.sub(BOUNDARY, norm))
 
 
 def _pieces(text: str, size: int) -> Iterator[str]:
@@ -553,3 +593,54 @@ def literal_pattern(piece: str) -> re.Pattern[str]:
         parts.append(re.escape(ch))
         prev = ch
     return re.compile("".join(parts))
+
+
+# --- pair filters ------------------------------------------------------------------------------
+
+#: Bytes of a pair filter: 32768 bits, three of them set for each distinct pair of a piece of
+#: about 4K characters (about 2,700 pairs): a pair the piece does not hold passes the filter
+#: about 1% of the time.
+PAIR_FILTER_BYTES = 4096
+_PAIR_BITS = 15
+_PAIR_MASK = (1 << _PAIR_BITS) - 1
+_BITS = [1 << k for k in range(8)]
+
+
+def _pair_hashes(token_string: str) -> set[int]:
+    codes = array("I", token_string.encode("utf-32-le", "surrogatepass"))
+    if sys.byteorder == "big":
+        codes.byteswap()
+    # A fixed multiplicative hash (Python's own hash of strings changes from run to run).
+    pairs = zip(codes, codes[1:], strict=False)
+    return {(p << 21 | q) * 0x9E3779B97F4A7C15 >> 16 & 0xFFFFFFFFFFFF for p, q in pairs}
+
+
+def _pair_bits(h: int) -> tuple[int, int, int]:
+    return h & _PAIR_MASK, h >> _PAIR_BITS & _PAIR_MASK, h >> 2 * _PAIR_BITS & _PAIR_MASK
+
+
+def pair_filter(token_string: str) -> bytes:
+    """A Bloom filter of the pairs of adjacent characters of a token string (see
+    ``Analyzer.token_string``): a literal piece can be in a text only if its own pairs all
+    pass the text's filter (``may_hold``). Pairs are those of the text's token string: a
+    piece across two texts is in neither."""
+    bits = bytearray(PAIR_FILTER_BYTES)
+    for h in _pair_hashes(token_string):
+        for k in _pair_bits(h):
+            bits[k >> 3] |= _BITS[k & 7]
+    return bytes(bits)
+
+
+def pair_probe(token_string: str) -> tuple[tuple[int, int], ...]:
+    """What ``may_hold`` tests of a filter for ``token_string``: (byte, bit mask) pairs."""
+    out = set()
+    for h in _pair_hashes(token_string):
+        for k in _pair_bits(h):
+            out.add((k >> 3, _BITS[k & 7]))
+    return tuple(sorted(out))
+
+
+def may_hold(filter_bytes: bytes | memoryview, probe: tuple[tuple[int, int], ...]) -> bool:
+    """Whether a text whose ``pair_filter`` is ``filter_bytes`` may hold the token string of
+    ``probe`` (``pair_probe``; always true for a string of one character)."""
+    return all(filter_bytes[b] & m for b, m in probe)

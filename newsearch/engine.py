@@ -23,6 +23,7 @@ from .errors import IndexClosedError, IndexNotFoundError, PostNotFoundError, Que
 from .highlight import HighlightQuery, find_spans, make_snippet
 from .matching import Matcher
 from .models import Explanation, Hit, Post, SearchResults
+from .passages import Passages
 from .query import (
     CATEGORY,
     PHRASE,
@@ -86,6 +87,7 @@ class SearchIndex:
         self.timezone = settings.timezone
         self._analyzer = Analyzer(settings.analysis)
         self._matcher = Matcher(self._snap, self._analyzer)
+        self._passages = Passages(self._matcher, self._analyzer)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -238,6 +240,7 @@ class SearchIndex:
     def _highlight_query(self, parsed: ParsedQuery) -> HighlightQuery:
         words: set[str] = set()
         pieces: list[str] = []
+        piece_words: list[tuple[str, ...]] = []
         for c in parsed.clauses:
             if c.kind in (CATEGORY, TAG):
                 continue
@@ -246,7 +249,9 @@ class SearchIndex:
             piece = self._matcher.piece(c.text)
             if piece:
                 pieces.append(piece)
-        return HighlightQuery(frozenset(words), tuple(pieces))
+                tokens = self._analyzer.tokens(c.text, subwords=False)
+                piece_words.append(tuple(t.text for t in tokens))
+        return HighlightQuery(frozenset(words), tuple(pieces), tuple(piece_words))
 
     def _hit(
         self,
@@ -257,9 +262,14 @@ class SearchIndex:
         match: str,
         explanation: Explanation | None = None,
     ) -> Hit:
-        stored = self._snap.stored(docnum)
-        post = _post_from_stored(stored, self.timezone)
-        snippet = make_snippet(post.text or post.title, self._analyzer, hq)
+        # A long text is not read whole: its snippet comes from the piece around the best
+        # window of word positions (passages); the others are searched whole.
+        post = _post_from_stored(self._snap.stored(docnum, text=False), self.timezone)
+        long_text = self._snap.long_text(docnum)
+        if long_text is not None:
+            snippet = self._passages.snippet(docnum, long_text, hq)
+        else:
+            snippet = make_snippet(post.text or post.title, self._analyzer, hq)
         title_spans = find_spans(
             post.title, self._analyzer.normalize(post.title), self._analyzer, hq
         )
@@ -308,7 +318,7 @@ class SearchIndex:
                 if not docs:
                     continue
                 out[t] = t
-                for value in self._snap.stored(docs[0]).get(field) or []:
+                for value in self._snap.stored(docs[0], text=False).get(field) or []:
                     if keyword_term(value, self._analyzer.normalize) == t:
                         out[t] = value
                         break

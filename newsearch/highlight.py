@@ -42,6 +42,10 @@ class HighlightQuery:
 
     words: frozenset[str]
     pieces: tuple[str, ...]
+    #: The precise words of each piece as typed, separators and all (``经济、社会`` is 经济 and
+    #: 社会, where its piece ``经济社会`` may be one word): where a long post's snippet looks
+    #: for the piece (see passages). Empty when not known: then the piece is cut.
+    piece_words: tuple[tuple[str, ...], ...] = ()
 
 
 def find_spans(
@@ -122,8 +126,58 @@ def make_snippet(
         return Snippet("", ())
     norm = analyzer.normalize(text)
     hits, occurrences = _rough_hits(norm, hq)
+    return _window(text, norm, analyzer, hq, hits, occurrences, _focus(hits, max_len), max_len)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A piece of a long text, around the place where a snippet's window should start."""
+
+    #: The piece of text, and the offset of its first character in the whole text.
+    text: str
+    start: int
+    #: Whether the piece ends where the whole text does.
+    at_end: bool
+    #: Where the window may start, as offsets into ``text``: the window chosen from word
+    #: positions, give or take a little (a literal piece may start before its first word).
+    focus: tuple[int, int]
+
+
+def passage_snippet(
+    passage: Passage, analyzer: Analyzer, hq: HighlightQuery, max_len: int = SNIPPET_MAX
+) -> Snippet:
+    """The snippet of a long text from a passage of it: the query's items are searched in the
+    passage only, and the window starts at the best of them in ``passage.focus``, as
+    ``make_snippet`` would choose it there. The passage must hold ``3 * max_len`` characters
+    before the focus and ``4 * max_len`` after it (or the text's start and end)."""
+    text = passage.text
+    if not text:
+        return Snippet("", ())
+    norm = analyzer.normalize(text)
+    hits, occurrences = _rough_hits(norm, hq)
+    lo, hi = passage.focus
+    focus = _focus(hits, max_len, lo, hi)
+    return _window(
+        text, norm, analyzer, hq, hits, occurrences, focus, max_len, passage.start, passage.at_end
+    )
+
+
+def _window(
+    text: str,
+    norm: str,
+    analyzer: Analyzer,
+    hq: HighlightQuery,
+    hits: list[tuple[str, float, list[int]]],
+    occurrences: list[list[tuple[int, int]]],
+    focus: int,
+    max_len: int,
+    base: int = 0,
+    at_end: bool = True,
+) -> Snippet:
+    """The snippet around ``focus``: whole sentences, the best of them first. ``text`` is the
+    whole text, or a passage of it that starts at ``base`` (and ends where the text does if
+    ``at_end``)."""
     # Only the neighbourhood of the best spot is split into sentences: a post may be megabytes.
-    focus = _focus(hits, max_len)
     lo = max(0, focus - 2 * max_len)
     hi = min(len(text), focus + 3 * max_len)
     sents = [(s + lo, e + lo) for s, e in sentences(text[lo:hi])]
@@ -168,8 +222,9 @@ def make_snippet(
     start, end = _keep_whole(text, sents, occurrences, start, end, max_len)
     window = text[start:end]
     spans = find_spans(window, norm[start:end], analyzer, hq)
-    prefix = ELLIPSIS if start > 0 and not _starts_sentence(text, start) else ""
-    suffix = ELLIPSIS if end < len(text.rstrip()) and not _ends_sentence(text, end) else ""
+    prefix = ELLIPSIS if base + start > 0 and not _starts_sentence(text, start) else ""
+    more = end < len(text.rstrip()) if at_end else True
+    suffix = ELLIPSIS if more and not _ends_sentence(text, end) else ""
     body = _SPACES.sub(" ", window) if "\n" in window else window
     if body != window:
         spans = _remap_spaces(window, spans)
@@ -235,11 +290,16 @@ def _cut_long(text: str, start: int, end: int, focus: int, max_len: int) -> tupl
     return lo, hi
 
 
-def _focus(hits: list[tuple[str, float, list[int]]], max_len: int) -> int:
-    """The hit position whose window of ``max_len`` holds the most (weighted, distinct) items."""
-    best, best_score = 0, -1.0
+def _focus(
+    hits: list[tuple[str, float, list[int]]], max_len: int, lo: int = 0, hi: int | None = None
+) -> int:
+    """The hit position whose window of ``max_len`` holds the most (weighted, distinct) items;
+    only positions in [lo, hi) are looked at (``lo`` when none is there)."""
+    best, best_score = lo, -1.0
     for _, _, positions in hits:
         for p in positions:
+            if p < lo or (hi is not None and p >= hi):
+                continue
             score = 0.0
             for _item, weight, ps in hits:
                 k = bisect_left(ps, p)

@@ -200,3 +200,94 @@ def test_a_title_across_punctuation_is_highlighted(tmp_path: Path) -> None:
     with open_index(tmp_path / "index") as ix:
         (hit,) = ix.search('"经济保就"').hits
     assert [hit.title[s:e] for s, e in hit.title_highlights] == ["经济、保就"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Posts stored whole get the snippets they always got
+
+
+def real_queries(texts: list[str], count: int, seed: int) -> list[str]:
+    """``count`` queries of the kinds people type, made of pieces of real posts: words, pieces
+    that cut words, phrases with punctuation, two keywords, OR, exclusions, title:, questions."""
+    a = analyzer()
+    rnd = random.Random(seed)
+    out = [
+        "工业经济", "业经", "经济社会", "工信部为什么召开电视电话会议？", '"稳住经济大盘"',
+        "疫情 OR 防控", "title:工信部", "华为 芯片", "5G", "新冠肺炎疫情防控", "的",
+    ]  # fmt: skip
+    while len(out) < count:
+        text = rnd.choice(texts)
+        if len(text) < 40:
+            continue
+        i = rnd.randrange(0, len(text) - 20)
+        cut = text[i : i + rnd.randint(2, 12)]
+        if QUOTES.intersection(cut) or not a.token_string(cut):
+            continue
+        words = [t.text for t in a.tokens(text[i : i + 60], subwords=False)]
+        kind = rnd.randrange(7)
+        if kind == 0:
+            out.append(cut)
+        elif kind == 1:
+            out.append(f'"{cut.strip()}"')
+        elif kind == 2 and len(words) > 6:
+            out.append(f"{words[1]} {words[5]}")
+        elif kind == 3 and len(words) > 4:
+            out.append(f"{words[1]} OR {words[3]}")
+        elif kind == 4 and len(words) > 4:
+            out.append(f"{words[0]} -{words[4]}")
+        elif kind == 5:
+            out.append(f"title:{words[0]}" if words else cut)
+        elif kind == 6 and len(words) > 3:
+            out.append(f"{words[0]}{words[2]}是什么？")
+    return out
+
+
+def assert_snippets_as_before(ix: SearchIndex, queries: list[str], limit: int) -> int:
+    """Every hit's snippet and highlights, and its title's, are exactly those of the code before
+    long posts were read in pieces (tests/snippets_before.py) over the post's whole text."""
+    from snippets_before import find_spans as find_spans_before
+    from snippets_before import make_snippet as make_snippet_before
+
+    from newsearch.engine import _bounded
+    from newsearch.query import parse_query
+
+    a = analyzer()
+    checked = 0
+    for q in queries:
+        hq = ix._highlight_query(_bounded(parse_query(q)))
+        for hit in ix.search(q, limit=limit).hits:
+            post = ix.get(hit.path)
+            old = make_snippet_before(post.text or post.title, a, hq)
+            assert (hit.snippet, hit.highlights) == (old.text, old.highlights), (q, hit.path)
+            title = tuple(find_spans_before(post.title, a.normalize(post.title), a, hq))
+            assert hit.title_highlights == title, (q, hit.path)
+            checked += 1
+    return checked
+
+
+def test_snippets_of_the_bundled_corpus_are_as_before(bundled: SearchIndex) -> None:
+    texts = [bundled.get(p).text for p in bundled.paths()]
+    queries = real_queries(texts, 160, seed=12)
+    assert assert_snippets_as_before(bundled, queries, limit=12) > 1200
+
+
+def test_snippets_of_xinwenlianbo_posts_are_as_before(xwlb_dir: Path, tmp_path: Path) -> None:
+    """新闻联播 posts of every year, the longest of the archive among them (up to 21K
+    characters: every post of the archive is stored whole)."""
+    from newsearch import read_post
+    from newsearch.analysis import LONG_TEXT
+
+    files = sorted(xwlb_dir.iterdir())
+    longest = sorted(files, key=lambda p: p.stat().st_size)[-40:]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for f in {*files[::90], *longest}:
+        (corpus / f.name).write_bytes(f.read_bytes())
+    build(corpus, tmp_path / "index")
+    with open_index(tmp_path / "index") as ix:
+        texts = [ix.get(p).text for p in ix.paths()]
+        assert max(map(len, texts)) > 20_000
+        assert all(ix._snap.long_text(d) is None for d in ix._snap.live_docs())
+        assert max(len(read_post(corpus, p).text) for p in ix.paths()) < LONG_TEXT
+        queries = real_queries(texts, 120, seed=1214)
+        assert assert_snippets_as_before(ix, queries, limit=10) > 800

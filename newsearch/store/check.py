@@ -26,6 +26,7 @@ from ..schema import NO_DATE, WORD_FIELDS, FileState, NewsearchSchema, decode_st
 from .checksums import ChunkedFile, file_record
 from .folder import MARKER, MARKER_BYTES, folder_kind, leftovers, owned, storage_for
 from .reader import SegmentView, describe_part
+from .texts import check_long_texts, is_long_marker
 from .toc import Commit, latest_generation_in, read_commit, toc_name
 from .writer import COLUMNS, FIELD_ORDER, SCORABLE
 
@@ -199,6 +200,8 @@ class _SegmentCheck:
         self.count = view.count
         self.paths: list[str | None] = [None] * self.count
         self._seen: dict[str, int] = {}
+        #: Posts whose stored text is in the long texts: the length each text must have.
+        self.long: dict[int, int] = {}
 
     def problem(self, part: str, message: str) -> None:
         n = self._seen[part] = self._seen.get(part, 0) + 1
@@ -213,6 +216,8 @@ class _SegmentCheck:
         if bad:
             self.problem("deleted documents", f"{len(bad)} docnums out of range ({bad[0]}, ...)")
         self._stored()
+        for message in check_long_texts(view, self.long):
+            self.problem("long texts", message)
         self._columns()
         sums = {name: [0] * self.count for name in SCORABLE}
         for fname in FIELD_ORDER:
@@ -235,7 +240,10 @@ class _SegmentCheck:
         for d in range(self.count):
             stored = reader.stored_fields(d)
             path = stored.get("path")
-            if not isinstance(path, str) or not isinstance(stored.get("text", ""), str):
+            text = stored.get("text", "")
+            if is_long_marker(text):  # the text is in the long texts: checked there
+                self.long[d], text = text, ""
+            if not isinstance(path, str) or not isinstance(text, str):
                 self.problem("stored posts", f"post {d} has no path or text")
                 continue
             self.paths[d] = path

@@ -16,6 +16,7 @@ from whoosh.filedb.filestore import FileStorage
 
 from ..schema import WORD_FIELDS, NewsearchSchema
 from .reader import RawPostings, SegmentView
+from .texts import is_long_marker
 from .writer import FIELD_ORDER, SCORABLE, STORED_ONLY, PostingList, SegmentWriter
 
 
@@ -95,6 +96,8 @@ def _copy_document(
         pdw.add_field(name, schema[name], stored.get(name), 0)
     for name in SCORABLE:
         pdw.add_field(name, schema[name], stored.get(name), view_lengths[name][local])
+    if is_long_marker(stored.get("text")):  # the text itself is in the long texts, in pieces
+        out.texts.copy(view, local, n)
     for name, column in out.columns.items():
         pdw.add_column_value(name, column, columns[name][local])
     pdw.finish_doc()

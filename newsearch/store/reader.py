@@ -31,6 +31,7 @@ from ..errors import NewsearchError
 from ..schema import FileState, IndexSettings, NewsearchSchema, decode_state
 from .checksums import ChunkedFile, damaged, file_record
 from .folder import storage_for
+from .texts import TEXTS_EXT, LongText, LongTexts, is_long_marker, read_long_texts
 from .toc import latest_generation_in, read_commit
 from .writer import VOCAB_EXT
 
@@ -157,6 +158,8 @@ def describe_part(name: str) -> str:
         return f"vocabulary of {ext[: -len('.voc')]}"
     if ext == "_stored.col":
         return "stored posts"
+    if "." + ext == TEXTS_EXT:
+        return "long texts"
     if ext.startswith("_") and ext.endswith("_len.col"):
         return f"lengths of {ext[1 : -len('_len.col')]}"
     if ext.endswith(".col"):
@@ -263,6 +266,8 @@ class SegmentView:
         deleted = segment.deleted_docs()
         self.deleted = frozenset(deleted) if deleted else frozenset()
         self._postings_name = segment.make_filename(W3Codec.POSTS_EXT)
+        self._long_texts: LongTexts | None = None
+        self._long_texts_read = False
 
     def term_info(self, fieldname: str, tbytes: bytes) -> Any:
         try:
@@ -368,6 +373,14 @@ class SegmentView:
             return "\n"
         with self.files.open_file(name) as fh:
             return zlib.decompress(fh.read()).decode("utf-8")
+
+    def long_texts(self) -> LongTexts | None:
+        """The segment's long texts (see store.texts), read on first use: opening a segment
+        reads nothing more for them."""
+        if not self._long_texts_read:
+            self._long_texts = read_long_texts(self.files, self.segment)
+            self._long_texts_read = True
+        return self._long_texts
 
     def close(self) -> None:
         self.reader.close()
@@ -582,10 +595,29 @@ class Snapshot:
                 return v, docnum - v.offset
         raise IndexError(docnum)
 
-    def stored(self, docnum: int) -> dict[str, Any]:
+    def stored(self, docnum: int, *, text: bool = True) -> dict[str, Any]:
+        """A post's stored fields. A long text is read from its pieces, unless ``text`` is
+        False: then it is "" (``long_text`` reads it piece by piece)."""
         view, local = self._locate(docnum)
         with self._lock:
-            return dict(view.reader.stored_fields(local))
+            out = dict(view.reader.stored_fields(local))
+            if is_long_marker(out.get("text")):
+                out["text"] = self._long_text(view, local).text() if text else ""
+        return out
+
+    def long_text(self, docnum: int) -> LongText | None:
+        """The text of a long post, to be read piece by piece, or None for another post."""
+        view, local = self._locate(docnum)
+        with self._lock:
+            texts = view.long_texts()
+            return texts.get(local) if texts is not None else None
+
+    def _long_text(self, view: SegmentView, local: int) -> LongText:
+        texts = view.long_texts()
+        found = texts.get(local) if texts is not None else None
+        if found is None:
+            raise damaged(self.folder, view.files.name, "stored posts: a long text is missing")
+        return found
 
     def states(self) -> Iterator[tuple[int, str, FileState | None]]:
         """(docnum, path, file state) of every live document."""

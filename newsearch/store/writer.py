@@ -41,6 +41,7 @@ from ..schema import (
 )
 from .checksums import ChunkSums, set_file_record
 from .folder import INDEX_NAME, Output, write_error
+from .texts import LongTextWriter
 
 #: Posting lists this short are stored inside the term table instead of the postings file.
 INLINE_LIMIT = 8
@@ -214,6 +215,8 @@ class SegmentWriter:
         self._fields: _BulkFieldWriter | None = None
         # The words of each word field, for the segment's vocabulary file (see vocabulary()).
         self._vocabulary: dict[str, list[str]] = {name: [] for name in WORD_FIELDS}
+        #: Long texts, stored in pieces beside the stored fields (see store.texts).
+        self.texts = LongTextWriter(storage, self.segment)
 
     def write_field(self, fname: str, lists: Iterable[PostingList]) -> None:
         """One field's posting lists, in term order (empty lists are not written)."""
@@ -242,6 +245,7 @@ class SegmentWriter:
             with self.segment.create_file(self.storage, f".{fname}{VOCAB_EXT}") as fh:
                 fh.write(zlib.compress(blob, 1))
         self._vocabulary.clear()
+        self.texts.finish()
         self.segment.set_doc_count(count)
         _assemble(self.storage, self.segment)
         return self.segment
@@ -256,6 +260,7 @@ class SegmentWriter:
     def cancel(self) -> None:
         """Remove the files written so far (a failed batch or merge)."""
         # What Whoosh's per-document writer holds is in memory (folder.WriteStorage).
+        self.texts.abandon()
         for name in self.segment.list_files(self.storage):
             with contextlib.suppress(OSError):
                 self.storage.delete_file(name)
@@ -336,7 +341,10 @@ class SegmentBuilder:
         self._keys["path"][doc.path] = array("I", [n])
         for fname in WORD_FIELDS:
             counts = doc.words[fname]
-            pdw.add_field(fname, schema[fname], doc.stored.get(fname), counts.length)
+            value = doc.stored.get(fname)
+            if fname == "text":  # a long text goes to the segment's long texts, in pieces
+                value = self._out.texts.stored_value(n, value, counts)
+            pdw.add_field(fname, schema[fname], value, counts.length)
             self._lengths[fname].append(counts.length)
             post = self._words[fname]
             get = post.get
