@@ -25,6 +25,7 @@ Highlights come from the passage's text, never from positions.
 
 from __future__ import annotations
 
+import re
 import sys
 from array import array
 from bisect import bisect_left, bisect_right
@@ -34,7 +35,7 @@ from itertools import islice
 
 from .analysis import BOUNDARY, Analyzer, literal_pattern, may_hold, pair_probe
 from .highlight import SNIPPET_MAX, HighlightQuery, Passage, Snippet, passage_snippet
-from .matching import Matcher, _all_han
+from .matching import Matcher
 from .store.texts import LongText
 
 #: The field whose positions locate a snippet (titles are short: highlighted whole).
@@ -55,6 +56,7 @@ _SHORT = 512
 _PLANS = 64
 
 _NONE: array[int] = array("I")
+_HAN_RUN = re.compile("[\u4e00-\u9fd5]+")
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ class Passages:
             words = tuple(t.text for t in tokens)
         text = piece.replace(BOUNDARY, "")
         # Only a Han piece may stand inside a word: a run of letters and digits is one word.
-        inner = text if len(text) >= 2 and _all_han(text) else ""
+        inner = text if len(text) >= 2 and _HAN_RUN.fullmatch(text) else ""
         return _Item(weight, words, piece, inner)
 
     def inner_words(self, text: str) -> tuple[str, ...] | None:
@@ -151,7 +153,7 @@ class _Post:
         run = self._run(item.words)
         if len(run):
             return [run]
-        sources = []
+        sources: list[Sequence[int]] = []
         if item.inner:
             for word in self.passages.inner_words(item.inner) or ():
                 ps = self.positions(word)

@@ -47,7 +47,9 @@ from newsearch.store import texts  # noqa: E402
 SHARED = Path(os.environ.get("NEWSEARCH_SHARED", ROOT.parent / "shared"))
 TARBALL = SHARED / "data" / "xwlb-posts.tar.gz"
 SOURCE_LINK = re.compile(r"\n\[查看原文\]\([^)]*\)\s*$")
-FRONT = '---\ntitle: "{title}"\ndate: 2022-05-0{day} 19:00:00 +0800\ncategories: xinwenlianbo\n---\n'
+FRONT = (
+    '---\ntitle: "{title}"\ndate: 2022-05-0{day} 19:00:00 +0800\ncategories: xinwenlianbo\n---\n'
+)
 #: Post files: name, size in bytes.
 SIZES = {"10 KB": 10_000, "400 KB": 400_000, "10 MB": 10_000_000}
 HUGE = 4
@@ -337,6 +339,26 @@ def run(index: Path, names: dict[str, str]) -> None:
             print(f"    before {ot * 1e3:8.1f} ms: {fmt_shares(ot, osh)}")
             print(f"    after  {nt * 1e3:8.1f} ms: {fmt_shares(nt, nsh)}")
         page(ix, old, docs)
+    cold(index, docs["10 MB"], found)
+
+
+def cold(index: Path, doc: int, found: dict[str, str]) -> None:
+    """The first hit of each case on an index just opened, after matching (as in a search):
+    positions, the post's table and filters, its piece, all read for this hit."""
+    print()
+    print("First hit of a 10 MB post on an index just opened (before: the same work as ever):")
+    for case, q in CASES:
+        query = q.format(**found)
+        times = []
+        for _ in range(3):
+            with newsearch.open_index(index) as ix:
+                parsed = _bounded(parse_query(query))
+                ix._matcher.select(parsed, [], [])
+                hq = ix._highlight_query(parsed)
+                start = time.perf_counter()
+                new_hit(ix, doc, hq)
+                times.append(time.perf_counter() - start)
+        print(f"  {case:42} {min(times) * 1e3:7.2f} ms")
 
 
 def page(ix: SearchIndex, old: Old, docs: dict[str, int]) -> None:
