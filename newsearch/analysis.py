@@ -606,16 +606,21 @@ _PAIR_MASK = (1 << _PAIR_BITS) - 1
 _BITS = [1 << k for k in range(8)]
 
 
-def _pair_hashes(token_string: str) -> set[int]:
-    codes = array("I", token_string.encode("utf-32-le", "surrogatepass"))
+def _pairs(token_string: str) -> set[int]:
+    """The distinct pairs of adjacent UTF-16 code units of a token string, as 32-bit numbers
+    (read in C: the string's UTF-16 bytes as 32-bit words, from offset 0 and from offset 2)."""
+    data = token_string.encode("utf-16-le", "surrogatepass")
+    n = len(data)
+    even, odd = array("I", data[: n - n % 4]), array("I", data[2 : 2 + (n - 2) // 4 * 4])
     if sys.byteorder == "big":
-        codes.byteswap()
+        even.byteswap()
+        odd.byteswap()
+    return {*even, *odd}
+
+
+def _pair_bits(pair: int) -> tuple[int, int, int]:
     # A fixed multiplicative hash (Python's own hash of strings changes from run to run).
-    pairs = zip(codes, codes[1:], strict=False)
-    return {(p << 21 | q) * 0x9E3779B97F4A7C15 >> 16 & 0xFFFFFFFFFFFF for p, q in pairs}
-
-
-def _pair_bits(h: int) -> tuple[int, int, int]:
+    h = pair * 0x9E3779B97F4A7C15 >> 20
     return h & _PAIR_MASK, h >> _PAIR_BITS & _PAIR_MASK, h >> 2 * _PAIR_BITS & _PAIR_MASK
 
 
@@ -625,17 +630,21 @@ def pair_filter(token_string: str) -> bytes:
     pass the text's filter (``may_hold``). Pairs are those of the text's token string: a
     piece across two texts is in neither."""
     bits = bytearray(PAIR_FILTER_BYTES)
-    for h in _pair_hashes(token_string):
-        for k in _pair_bits(h):
-            bits[k >> 3] |= _BITS[k & 7]
+    masks, mask = _BITS, _PAIR_MASK
+    for pair in _pairs(token_string):
+        h = pair * 0x9E3779B97F4A7C15 >> 20  # _pair_bits, inlined: it runs for every pair
+        i, j, k = h & mask, h >> _PAIR_BITS & mask, h >> 2 * _PAIR_BITS & mask
+        bits[i >> 3] |= masks[i & 7]
+        bits[j >> 3] |= masks[j & 7]
+        bits[k >> 3] |= masks[k & 7]
     return bytes(bits)
 
 
 def pair_probe(token_string: str) -> tuple[tuple[int, int], ...]:
     """What ``may_hold`` tests of a filter for ``token_string``: (byte, bit mask) pairs."""
     out = set()
-    for h in _pair_hashes(token_string):
-        for k in _pair_bits(h):
+    for pair in _pairs(token_string):
+        for k in _pair_bits(pair):
             out.add((k >> 3, _BITS[k & 7]))
     return tuple(sorted(out))
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import random
 import re
 import shutil
 import sys
@@ -40,6 +41,7 @@ import snippets_before as before  # noqa: E402
 
 import newsearch  # noqa: E402
 from newsearch import analysis, passages, store  # noqa: E402
+from newsearch.analysis import literal_pattern  # noqa: E402
 from newsearch.engine import SearchIndex, _bounded  # noqa: E402
 from newsearch.query import parse_query  # noqa: E402
 from newsearch.store import texts  # noqa: E402
@@ -340,6 +342,79 @@ def run(index: Path, names: dict[str, str]) -> None:
             print(f"    after  {nt * 1e3:8.1f} ms: {fmt_shares(nt, nsh)}")
         page(ix, old, docs)
     cold(index, docs["10 MB"], found)
+    random_phrases(index, names["10 MB"])
+    analysis_cost(index, names["10 MB"])
+
+
+def random_phrases(index: Path, path: str, seeds: tuple[int, ...] = (1, 2, 3)) -> None:
+    """Phrases with punctuation cut at random from the 10 MB post (as tests/test_highlight.py
+    cuts them from real posts), searched as phrases: is the phrase highlighted in the post's
+    snippet, and what does the hit cost (the first hit of the query, after matching)?"""
+    with newsearch.open_index(index) as ix:
+        a = ix._analyzer
+        doc = ix._snap.postings("path", path).docs[0]
+        text = ix.get(path).text
+        shown = 0
+        times = []
+        missed = []
+        for seed in seeds:
+            rnd = random.Random(seed)
+            done = 0
+            while done < 150:
+                n = rnd.randint(4, 16)
+                i = rnd.randrange(0, len(text) - n)
+                cut = text[i : i + n]
+                keep = [k for k, ch in enumerate(cut) if a.token_string(ch)]
+                if len(keep) < 3 or set('"“”「」『』＂').intersection(cut):
+                    continue
+                core = cut[keep[0] : keep[-1] + 1]
+                if all(a.token_string(ch) for ch in core):
+                    continue
+                done += 1
+                query = f'"{core}"'
+                parsed = _bounded(parse_query(query))
+                ix._matcher.select(parsed, [], [])
+                hq = ix._highlight_query(parsed)
+                # Compiled once per query (on its first hit, before as now): not the hit's.
+                literal_pattern(a.token_string(core))
+                start = time.perf_counter()
+                snippet, spans = new_hit(ix, doc, hq)
+                times.append(time.perf_counter() - start)
+                if a.token_string(core) in [a.token_string(snippet[s:e]) for s, e in spans]:
+                    shown += 1
+                else:
+                    missed.append(core)
+    times.sort()
+    print()
+    print(
+        f"{len(times)} phrases with punctuation cut at random from the 10 MB post: {shown} "
+        f"highlighted in its snippet; a hit {times[len(times) // 2] * 1e3:.2f} ms median, "
+        f"{times[int(len(times) * 0.95)] * 1e3:.2f} ms p95, {times[-1] * 1e3:.1f} ms at most"
+    )
+    print(f"  not highlighted: {missed}")
+
+
+def analysis_cost(index: Path, path: str) -> None:
+    """What the pair filters of a long text cost its analysis (the 10 MB post's text)."""
+    with newsearch.open_index(index) as ix:
+        text = ix.get(path).text
+        a = ix._analyzer
+    kept = analysis.LONG_TEXT
+    times: dict[bool, float] = {True: float("inf"), False: float("inf")}
+    try:
+        for _ in range(2):
+            for filters in (True, False):
+                analysis.LONG_TEXT = kept if filters else len(text) + 1
+                start = time.perf_counter()
+                a.terms(text)
+                times[filters] = min(times[filters], time.perf_counter() - start)
+    finally:
+        analysis.LONG_TEXT = kept
+    print()
+    print(
+        f"Analysis of the 10 MB post's text: {times[True]:.2f} s with the pair filters of its "
+        f"pieces, {times[False]:.2f} s without ({times[True] / times[False]:.2f}x)"
+    )
 
 
 def cold(index: Path, doc: int, found: dict[str, str]) -> None:
