@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pytest
 from helpers import analyzer, build, write_post
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from snippets_before import find_spans as find_spans_before
 from snippets_before import make_snippet as make_snippet_before
 from test_highlight import check_literal_highlights, is_separator
 
 from newsearch import SearchIndex, check_index, open_index, read_post
-from newsearch.analysis import LONG_TEXT
+from newsearch.analysis import LONG_TEXT, may_hold, pair_filter, pair_probe
 from newsearch.engine import _bounded
 from newsearch.errors import IndexDamagedError
 from newsearch.query import parse_query
@@ -108,6 +110,54 @@ def shown(hit) -> list[str]:  # type: ignore[no-untyped-def]
 
 def highlight_query(ix: SearchIndex, query: str):  # type: ignore[no-untyped-def]
     return ix._highlight_query(_bounded(parse_query(query)))
+
+
+ALPHABET = list("经济社会发展工业5gG3.5 ,、。\n-_ab12😀經濟")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(ALPHABET), max_size=80), st.data())
+def test_what_a_text_holds_passes_its_pair_filter(text: str, data: st.DataObject) -> None:
+    """The filter never turns a piece of text away from a text that holds it (a Bloom filter
+    may let others through), and a word's start is where the tokens say."""
+    a = analyzer()
+    flat = a.token_string(text)
+    f = pair_filter(flat)
+    i = data.draw(st.integers(0, len(text)))
+    j = data.draw(st.integers(i, len(text)))
+    piece = a.token_string(text[i:j])
+    assert piece in flat
+    assert may_hold(f, pair_probe(piece))
+    starts = a.word_starts(a.normalize(text))
+    assert list(starts) == [t.start for t in a.tokens(text, subwords=False)]
+
+
+def test_a_filter_turns_away_what_a_text_does_not_hold() -> None:
+    a = analyzer()
+    f = pair_filter(a.token_string("推动经济社会高质量发展。"))
+    assert may_hold(f, pair_probe(a.token_string("经济、社会")))
+    assert not may_hold(f, pair_probe(a.token_string("量子引力")))
+    assert not may_hold(f, pair_probe(a.token_string("社会经济")))
+
+
+def test_texts_below_the_limit_are_stored_whole(tmp_path: Path) -> None:
+    line = "今天召开会议，研究部署经济社会发展工作。\n"
+    body = (line * (LONG_TEXT // len(line) + 2))[: LONG_TEXT + 10]
+    corpus = tmp_path / "corpus"
+    write_post(corpus, "2022-05-01-short.md", "短", body[: LONG_TEXT - 200])
+    write_post(corpus, "2022-05-01-long.md", "长", body)
+    build(corpus, tmp_path / "index")
+    with open_index(tmp_path / "index") as ix:
+        sizes = {}
+        for d in ix._snap.live_docs():
+            text = ix._snap.long_text(d)
+            path = ix._snap.stored(d, text=False)["path"]
+            sizes[path] = None if text is None else text.chars
+            assert len(ix.get(path).text) == len(read_post(corpus, path).text)
+        assert sizes["2022-05-01-short.md"] is None
+        assert sizes["2022-05-01-long.md"] == len(read_post(corpus, "2022-05-01-long.md").text)
+        hit = long_hit(ix, '"经济社会"', "2022-05-01-long.md")
+        assert set(shown(hit)) == {"经济社会"} and hit.snippet.startswith("今天召开会议")
 
 
 def test_a_long_post_is_stored_in_pieces_and_read_whole(ix: SearchIndex, long_post: LongPost):
