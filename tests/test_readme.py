@@ -113,8 +113,8 @@ def test_the_python_example_runs(workdir: Path) -> None:
 
 
 def test_the_benchmark_documented_exists_and_explains_itself() -> None:
-    (command,) = blocks("sh", "Performance")
-    assert "tests/bench/benchmark.py" in command
+    commands = blocks("sh", "Performance")
+    assert any("tests/bench/benchmark.py" in command for command in commands), commands
     result = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "bench" / "benchmark.py"), "--help"],
         capture_output=True,
