@@ -31,9 +31,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
+from typing import Any
 
 #: Bump when tokens for the same text change; an index built with another version must be rebuilt.
-ANALYSIS_VERSION = 3
+#: 4: a user dictionary no longer changes jieba's total frequency (see _apply_user_dict).
+ANALYSIS_VERSION = 4
 
 _HAN = "\u4e00-\u9fd5"
 _OTHER_IDEOGRAPHS = "\u3007\u3400-\u4dbf\u9fd6-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
@@ -162,16 +164,22 @@ class JiebaSegmenter(Segmenter):
     """The reference: jieba itself, with an optional user dictionary."""
 
     def __init__(self, user_dict: str | None = None):
-        import jieba
-
-        self._tokenizer = jieba.Tokenizer()
-        self._tokenizer.initialize()
+        self._tokenizer = _tokenizer_copy()
+        #: Words of the user dictionary with frequency 0: never one word (jieba's force split).
+        self._split: frozenset[str] = frozenset()
         if user_dict:
-            _load_user_dict(self._tokenizer, user_dict)
+            self._split = frozenset(_apply_user_dict(self._tokenizer, user_dict))
         self._freq = self._tokenizer.FREQ
 
     def cut(self, run: str) -> list[str]:
-        return list(self._tokenizer.cut(run, HMM=True))
+        words = list(self._tokenizer.cut(run, HMM=True))
+        if self._split:
+            # jieba keeps the words to split in a table of its module, shared by every
+            # tokenizer of the process: this one's are applied here instead. Only jieba's HMM
+            # can give such a word (a word of frequency 0 is never on a route).
+            split = self._split
+            words = [c for w in words for c in (w if w in split and len(w) > 1 else (w,))]
+        return words
 
     def is_word(self, gram: str) -> bool:
         return bool(self._freq.get(gram))
@@ -228,17 +236,90 @@ def _jieba_dict_short_words() -> frozenset[str]:
         return frozenset(w for w in (line.split(" ", 1)[0] for line in fh) if 2 <= len(w) <= 3)
 
 
-def _load_user_dict(tokenizer: object, content: str) -> None:
-    """Add the words of a jieba user dictionary (``word [freq] [tag]`` per line)."""
-    add_word = tokenizer.add_word  # type: ignore[attr-defined]
+@lru_cache(maxsize=1)
+def _main_tokenizer() -> object:
+    """jieba's tokenizer with its main dictionary, loaded once (about 0.6 s)."""
+    import jieba
+
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+def _tokenizer_copy() -> Any:
+    """A tokenizer of its own (a user dictionary changes its table), without loading the main
+    dictionary again."""
+    import jieba
+
+    main: Any = _main_tokenizer()
+    tokenizer = jieba.Tokenizer()
+    tokenizer.FREQ = dict(main.FREQ)
+    tokenizer.total = main.total
+    tokenizer.initialized = True
+    return tokenizer
+
+
+def _apply_user_dict(tokenizer: Any, content: str) -> set[str]:
+    """Add the words of a jieba user dictionary (``word [freq] [tag]`` per line) as jieba's
+    ``Tokenizer.add_word`` does, except that the total frequency stays the main dictionary's.
+
+    jieba's ``calc`` scores a way of cutting a text by the sum of ``log(freq) - log(total)``
+    over its words, and ``add_word`` adds each word's frequency to ``total``: a user word would
+    then change the cut of texts that do not contain it (ways with more words lose a little
+    more). With ``total`` fixed, a text is cut as with the main dictionary unless it holds a
+    word of the user dictionary, so that a changed dictionary needs only the posts that hold
+    its changed words analysed again (``user_dict_changes``), and the index is the same as if
+    it had been built whole with it. Returns the words of frequency 0 (never one word).
+    """
+    split: set[str] = set()
+    freqs = tokenizer.FREQ
     for line in content.splitlines():
         parts = line.strip().split()
         if not parts:
             continue
         word = parts[0]
-        freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
-        tag = parts[2] if len(parts) > 2 else None
-        add_word(word, freq, tag)
+        if len(parts) > 1 and parts[1].isdigit():
+            freq = int(parts[1])
+        else:
+            # What jieba suggests: enough for the word to be cut out (the product of its
+            # pieces' probabilities, with the fixed total).
+            freq = tokenizer.suggest_freq(word, False)
+        freqs[word] = freq
+        for i in range(len(word)):
+            frag = word[: i + 1]
+            if frag not in freqs:
+                freqs[frag] = 0
+        if freq == 0:
+            split.add(word)
+        else:
+            split.discard(word)
+    return split
+
+
+def user_words(content: str | None) -> list[str]:
+    """The words of a user dictionary, in order."""
+    out: dict[str, None] = {}
+    for line in (content or "").splitlines():
+        parts = line.strip().split()
+        if parts:
+            out.setdefault(parts[0], None)
+    return list(out)
+
+
+def user_dict_changes(old: str | None, new: str | None) -> list[str]:
+    """The words whose entry in jieba's dictionary differs between two user dictionaries
+    (added, removed, another frequency, or split): only texts that hold one of them are cut
+    differently (see _apply_user_dict)."""
+    if (old or None) == (new or None):
+        return []
+    states = []
+    for content in (old, new):
+        tokenizer = _tokenizer_copy()
+        split = _apply_user_dict(tokenizer, content) if content else set()
+        states.append((tokenizer.FREQ, split))
+    (fa, sa), (fb, sb) = states
+    words = dict.fromkeys(user_words(old) + user_words(new))
+    return [w for w in words if (fa.get(w) or 0, w in sa) != (fb.get(w) or 0, w in sb)]
 
 
 def read_user_dict(path: str) -> str:

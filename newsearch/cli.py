@@ -385,12 +385,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     "--user-dict",
     type=click.Path(exists=True, dir_okay=False),
     metavar="FILE",
-    help="A jieba user dictionary (word [freq] [tag] per line), kept with the index; "
-    "another one rebuilds it.",
+    help="A jieba user dictionary (word [freq] [tag] per line), kept with the index; with "
+    "another one, only the posts that hold its added, removed or changed words are analysed again.",
 )
 @click.option(
-    "--no-user-dict", is_flag=True, help="Drop the index's user dictionary (rebuilds it)."
+    "--no-user-dict",
+    is_flag=True,
+    help="Drop the index's user dictionary (the posts that hold its words are analysed again).",
 )
+@click.option(
+    "--synonyms",
+    "synonyms_file",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE",
+    help="Synonym groups (one group of equivalent terms a line), kept with the index; applied "
+    "by searches, nothing is analysed again.",
+)
+@click.option("--no-synonyms", is_flag=True, help="Drop the index's synonyms.")
 @click.option(
     "--drafts/--no-drafts",
     default=None,
@@ -416,6 +427,8 @@ def index(
     jobs: int | None,
     user_dict: str | None,
     no_user_dict: bool,
+    synonyms_file: str | None,
+    no_synonyms: bool,
     drafts: bool | None,
     timezone: str | None,
     strict: bool,
@@ -437,11 +450,15 @@ def index(
       newsearch index                      # corpus/ into index/
       newsearch index ~/blog/_posts --index ~/.cache/blog-index --jobs 4
       newsearch index --user-dict words.txt
+      newsearch index --synonyms synonyms.txt
       newsearch index ~/blog --drafts        # a Jekyll site, its drafts too
       newsearch index --watch                # and again after every change, until Ctrl+C
     """
     if no_user_dict and user_dict:
         raise click.BadParameter("give --user-dict FILE or --no-user-dict, not both")
+    if no_synonyms and synonyms_file:
+        raise click.BadParameter("give --synonyms FILE or --no-synonyms, not both")
+    synonyms: str | Literal[False] | None = False if no_synonyms else synonyms_file
     if watch:
         if strict:
             raise click.UsageError("--strict ends with an exit code: it cannot go with --watch")
@@ -453,6 +470,7 @@ def index(
             rebuild=rebuild,
             jobs=jobs,
             user_dict=False if no_user_dict else user_dict,
+            synonyms=synonyms,
             drafts=drafts,
             timezone=timezone,
             optimize=optimize,
@@ -464,6 +482,7 @@ def index(
         rebuild=rebuild,
         jobs=jobs,
         user_dict=False if no_user_dict else user_dict,
+        synonyms=synonyms,
         drafts=drafts,
         timezone=timezone,
         wait=wait,
@@ -522,6 +541,7 @@ def run_build(
     optimize: bool = False,
     show_progress: bool = True,
     drafts: bool | None = None,
+    synonyms: str | Literal[False] | None = None,
 ) -> IndexReport:
     """build_index with a progress bar on stderr when it is a terminal."""
     from .indexer import build_index
@@ -538,6 +558,7 @@ def run_build(
             wait_for_lock=wait,
             optimize=optimize,
             drafts=drafts,
+            synonyms=synonyms,
         )
 
 
@@ -617,7 +638,12 @@ def render_report(
     report: IndexReport, out: Writer, *, quiet: bool = False, verbose: bool = False
 ) -> None:
     if not quiet:
-        if report.changed or report.rebuilt:
+        if (
+            report.changed
+            or report.rebuilt
+            or report.user_dict_words is not None
+            or report.settings_changed
+        ):
             seconds = max(report.seconds, 1e-9)
             rows = [
                 ("added", str(report.added)),
@@ -632,6 +658,23 @@ def render_report(
             out.line([(f"Indexed {report.corpus} into {report.index}", "head")])
             if report.rebuild_reason:
                 out.line([(f"  rebuilt: {report.rebuild_reason}", "warn")])
+            for note in report.settings_changed:
+                out.line([(f"  {visible(note, one_line=True)}", "warn")])
+            if report.user_dict_words is not None:
+                words = report.user_dict_words
+                shown = visible(
+                    " ".join(words[:8]) + (" …" if len(words) > 8 else ""), one_line=True
+                )
+                out.line(
+                    [
+                        (
+                            f"  user dictionary: {_plural(len(words), 'word')} added, removed or "
+                            f"changed ({shown}); re-analysed "
+                            f"{_plural(report.reanalysed, 'post')} that hold them",
+                            "warn",
+                        )
+                    ]
+                )
             out.fields([(k, [(v, "count")]) for k, v in rows], indent=2)
         else:
             out.line(
@@ -730,6 +773,19 @@ def render_report(
 @click.option(
     "--explain", is_flag=True, help="Show the parts of each hit's score (terms, fields, boosts)."
 )
+@click.option(
+    "--no-pinyin",
+    is_flag=True,
+    help="Latin keywords find only their letters, not the words they read as in pinyin.",
+)
+@click.option(
+    "--synonyms",
+    "synonyms_file",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE",
+    help="Synonym groups for this search (one group a line), instead of the index's.",
+)
+@click.option("--no-synonyms", is_flag=True, help="Use no synonyms for this search.")
 @JSON_OPTION
 def search(
     query: tuple[str, ...],
@@ -744,6 +800,9 @@ def search(
     page: int,
     facets: bool,
     explain: bool,
+    no_pinyin: bool,
+    synonyms_file: str | None,
+    no_synonyms: bool,
     as_json: bool,
 ) -> None:
     """Search the posts for QUERY.
@@ -751,11 +810,14 @@ def search(
     Words may match anywhere (more matching words rank higher); "an exact phrase" must appear as
     written; -word excludes (write -- before the query if that word starts with a Latin letter);
     A OR B matches either; title:X, category:X and tag:X look in one field. Without a query, the
-    filters alone choose the posts. If there is no index yet, it is built from --corpus first.
+    filters alone choose the posts. A Latin keyword also finds the words it reads as in pinyin
+    (gongxinbu, gxb: 工信部); keywords find their synonyms. If there is no index yet, it is
+    built from --corpus first.
 
     \b
     Examples:
       newsearch search 工业经济
+      newsearch search gongxinbu
       newsearch search '"稳住经济大盘"' -c cailianshe --since 2022-05 --sort newest
       newsearch search 疫情 OR 防控 -新闻联播 --facets --json
       newsearch search 工信部为什么召开电视电话会议 --explain
@@ -763,6 +825,13 @@ def search(
     text = " ".join(query).strip()
     if not text and not (categories or tags or since or until):
         raise click.UsageError("give a QUERY, or a filter such as --category or --since")
+    if synonyms_file and no_synonyms:
+        raise click.BadParameter("give --synonyms FILE or --no-synonyms, not both")
+    synonyms: Any = not no_synonyms
+    if synonyms_file:
+        from .synonyms import read_file
+
+        synonyms = read_file(synonyms_file)
     with open_or_build(index_dir, corpus_dir) as ix:
         results = ix.search(
             text,
@@ -775,6 +844,8 @@ def search(
             sort=sort,
             facets=facets,
             explain=explain,
+            pinyin=not no_pinyin,
+            synonyms=synonyms,
         )
     if as_json:
         emit_json(results)
@@ -827,8 +898,8 @@ def hit_lines(hit: Hit, *, match: bool = True) -> list[list[Seg]]:
         meta.append(", ".join(hit.categories))
     if hit.tags:
         meta.append(" ".join("#" + t for t in hit.tags))
-    if match and hit.match == "some words":
-        meta.append("some words")
+    if match and hit.match in ("some words", "pinyin", "synonym"):
+        meta.append(hit.match)
     lines.append([(visible(" · ".join(meta), one_line=True), "meta")])
     if hit.snippet:
         lines.append(marked(visible(hit.snippet, one_line=True), hit.highlights, "", "hl"))
@@ -876,6 +947,11 @@ def render_results(results: SearchResults, out: Writer) -> None:
         out.line([(head, "head")])
         out.line()
         render_hits(results.hits, out)
+    if results.suggestion:
+        out.line()
+        out.line(
+            [("您是不是要找：", "warn"), (visible(results.suggestion, one_line=True), "title")]
+        )
     if results.facets:
         render_facets(results.facets, out)
 
@@ -898,6 +974,59 @@ def emit_json(value: Any) -> None:
     from .serialize import dumps
 
     click.echo(dumps(value, indent=2 if _isatty(sys.stdout) else None) + b"\n", nl=False)
+
+
+# --- suggest -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("prefix", nargs=-1, required=True)
+@INDEX_OPTION
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1, max=100),
+    default=10,
+    show_default=True,
+    metavar="N",
+    help="How many completions.",
+)
+@JSON_OPTION
+def suggest(prefix: tuple[str, ...], index_dir: str, limit: int, as_json: bool) -> None:
+    """Complete PREFIX from the index: its words and titles, most posts first.
+
+    A prefix of Chinese characters completes to the words and titles that start with it; a
+    Latin one also to the words whose pinyin does (gongx: 工信部). Before the last keyword,
+    the keywords typed are kept (华为 芯: 华为 芯片).
+
+    \b
+    Examples:
+      newsearch suggest 工信
+      newsearch suggest gongx --json
+    """
+    from .engine import SearchIndex
+
+    text = " ".join(prefix)
+    with SearchIndex(index_dir) as ix:
+        found = ix.suggest(text, limit=limit)
+    if as_json:
+        emit_json(found)
+        return
+    out = writer()
+    if not found.suggestions:
+        out.line([(f"No completions of {visible(text, one_line=True)}.", "head")])
+        return
+    kinds = {"word": "", "pinyin": "pinyin", "title": "title"}
+    out.fields(
+        [
+            (
+                visible(s.text, one_line=True),
+                [(_plural(s.posts, "post"), "count")]
+                + ([(f"  {kinds[s.kind]}", "meta")] if kinds.get(s.kind) else []),
+            )
+            for s in found.suggestions
+        ]
+    )
 
 
 # --- show ----------------------------------------------------------------------------------------

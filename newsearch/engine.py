@@ -21,8 +21,9 @@ from .analysis import Analyzer
 from .dates import corpus_zone, in_zone, timestamp
 from .errors import IndexClosedError, IndexNotFoundError, PostNotFoundError, QueryError
 from .highlight import HighlightQuery, find_spans, make_snippet
-from .matching import Matcher
-from .models import Explanation, Hit, Post, SearchResults
+from .lexicon import Lexicon
+from .matching import Matcher, Selection
+from .models import Explanation, Hit, Post, SearchResults, Suggestions
 from .passages import Passages
 from .query import (
     CATEGORY,
@@ -37,6 +38,8 @@ from .query import (
 from .ranking import MATCH_FILTER, MATCH_SIMILAR, Ranker, key_terms, similar_posts, sort_by_date
 from .schema import NO_DATE, keyword_term, month_label
 from .store import Snapshot
+from .suggest import complete, did_you_mean
+from .synonyms import SynonymMap, check_groups
 
 #: A query uses its first this many distinct keywords, OR alternatives included (and as many
 #: exclusions).
@@ -88,6 +91,7 @@ class SearchIndex:
         self._analyzer = Analyzer(settings.analysis)
         self._matcher = Matcher(self._snap, self._analyzer)
         self._passages = Passages(self._matcher, self._analyzer)
+        self._synonyms = SynonymMap(settings.synonyms, self._matcher.piece)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -149,11 +153,16 @@ class SearchIndex:
         sort: str = "relevance",
         facets: bool = False,
         explain: bool = False,
+        pinyin: bool = True,
+        synonyms: bool | Iterable[Iterable[str]] = True,
     ) -> SearchResults:
         """Ranked posts for ``query``; ``limit=None`` returns every match on one page.
 
         ``categories`` and ``tags`` are one value or several (a post matches with any of them).
-        With ``explain``, each hit carries the parts of its score (``Hit.explain``).
+        With ``explain``, each hit carries the parts of its score (``Hit.explain``). A Latin
+        keyword also finds the words it reads as in pinyin unless ``pinyin`` is False; keywords
+        find their synonyms: the index's (True), none (False), or the groups given. When the
+        query finds nothing or few posts and a near variant finds many, ``suggestion`` says so.
         """
         query = arguments.text(query, "query")
         check_sort(sort)
@@ -165,6 +174,8 @@ class SearchIndex:
         tag_values = arguments.values(tags, "tags")
         facets = arguments.flag(facets, "facets")
         explain = arguments.flag(explain, "explain")
+        pinyin = arguments.flag(pinyin, "pinyin")
+        chosen = None if isinstance(synonyms, bool) else check_groups(synonyms)
         start = parse_date_bound(arguments.date_bound(since, "since"), self.timezone, end=False)
         stop = parse_date_bound(arguments.date_bound(until, "until"), self.timezone, end=True)
         if start and stop and start > stop:
@@ -182,7 +193,16 @@ class SearchIndex:
                 sort,
                 facets,
                 explain,
+                pinyin,
+                self._synonym_map(synonyms, chosen),
             )
+
+    def _synonym_map(
+        self, synonyms: object, chosen: tuple[tuple[str, ...], ...] | None
+    ) -> SynonymMap | None:
+        if chosen is not None:
+            return SynonymMap(chosen, self._matcher.piece)
+        return self._synonyms if synonyms else None
 
     def _search(
         self,
@@ -196,9 +216,18 @@ class SearchIndex:
         sort: str,
         facets: bool,
         explain: bool = False,
+        pinyin: bool = True,
+        synonyms: SynonymMap | None = None,
     ) -> SearchResults:
         parsed = _bounded(parse_query(query))
-        selection = self._matcher.select(parsed, categories, tags, dated=bool(start or stop))
+        selection = self._matcher.select(
+            parsed,
+            categories,
+            tags,
+            dated=bool(start or stop),
+            pinyin=pinyin,
+            synonyms=synonyms,
+        )
         matches = selection.docs
         if start or stop:
             matches = selection.docs = self._in_dates(matches, start, stop)
@@ -212,7 +241,7 @@ class SearchIndex:
         else:
             chosen = sort_by_date(self._snap, matches, wanted, newest=sort == "newest")[offset:]
             ranked = ranker.score(chosen)
-        hq = self._highlight_query(parsed)
+        hq = self._highlight_query(parsed, selection)
         hits = tuple(
             self._hit(
                 r.docnum,
@@ -226,7 +255,13 @@ class SearchIndex:
         )
         facet_counts = self._facets(matches) if facets else None
         return SearchResults(
-            query=query, total=len(matches), page=page, limit=limit, hits=hits, facets=facet_counts
+            query=query,
+            total=len(matches),
+            page=page,
+            limit=limit,
+            hits=hits,
+            facets=facet_counts,
+            suggestion=did_you_mean(self._matcher, query, selection) if selection.textual else None,
         )
 
     def _in_dates(self, docs: set[int], start: datetime | None, stop: datetime | None) -> set[int]:
@@ -237,10 +272,18 @@ class SearchIndex:
 
     # --- hits -----------------------------------------------------------------------------------
 
-    def _highlight_query(self, parsed: ParsedQuery) -> HighlightQuery:
+    def _highlight_query(
+        self, parsed: ParsedQuery, selection: Selection | None = None
+    ) -> HighlightQuery:
         words: set[str] = set()
         pieces: list[str] = []
         piece_words: list[tuple[str, ...]] = []
+        if selection is not None:
+            # What the keywords also matched: the words pinyin keywords read as, synonyms.
+            words, pieces = selection.highlights()
+            piece_words = [
+                tuple(t.text for t in self._analyzer.tokens(p, subwords=False)) for p in pieces
+            ]
         for c in parsed.clauses:
             if c.kind in (CATEGORY, TAG):
                 continue
@@ -350,8 +393,25 @@ class SearchIndex:
         query = arguments.text(query, "query")
         with self._lock:
             self._check_open()
-            hq = self._highlight_query(_bounded(parse_query(query)))
+            parsed = _bounded(parse_query(query))
+            selection = Selection(set(), [], [])
+            groups = [list(g) for g in parsed.groups]
+            for g in self._matcher.alternatives(groups, pinyin=True, synonyms=self._synonyms):
+                selection.soft.append(
+                    [self._matcher.clause(a.clause, frozenset(), a) for a in g if a.via or a.pinyin]
+                )
+            hq = self._highlight_query(parsed, selection)
             return tuple(find_spans(text, self._analyzer.normalize(text), self._analyzer, hq))
+
+    def suggest(self, prefix: str, limit: int = 10) -> Suggestions:
+        """Completions of ``prefix`` as it is typed: the index's words and titles that start
+        with it (or whose pinyin does: ``gongx`` → 工信部), most posts first."""
+        prefix = arguments.text(prefix, "prefix")
+        limit = arguments.count(limit, "limit", error=QueryError)
+        with self._lock:
+            self._check_open()
+            found = complete(Lexicon.of(self._snap), prefix[:200], limit, self._analyzer.normalize)
+            return Suggestions(prefix, tuple(found))
 
     def similar(self, path: str, *, limit: int = 10, terms: int = 12) -> SearchResults:
         """Posts most like the post at ``path``: its key terms (tf-idf), ranked by BM25F."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import signal
 import stat
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from . import arguments, corpus, store
-from .analysis import Analyzer, current_settings, read_user_dict
+from .analysis import Analyzer, current_settings, read_user_dict, user_dict_changes
 from .errors import (
     BuildError,
     CorpusError,
@@ -45,6 +46,8 @@ from .schema import (
     make_document,
     make_schema,
 )
+from .synonyms import Groups
+from .synonyms import read_file as read_synonyms
 
 #: Batches are cut by bytes of post files; each becomes one segment.
 MIN_BATCH_BYTES = 1 << 20
@@ -261,6 +264,7 @@ def build_index(
     wait_for_lock: bool = False,
     optimize: bool = False,
     drafts: bool | None = None,
+    synonyms: str | os.PathLike[str] | Literal[False] | None = None,
 ) -> IndexReport:
     """Bring the index in ``index_dir`` up to date with the posts in ``corpus_dir``.
 
@@ -268,9 +272,12 @@ def build_index(
     cannot be read are reported in ``IndexReport.problems`` and never stop the build. Small
     segments left by incremental builds are merged now and then; ``optimize`` merges them all.
 
-    The user dictionary, the time zone and ``drafts`` are kept with the index: None keeps what
-    the index has. ``user_dict`` is a file (its content is kept; another content rebuilds the
-    index with it) or False for none. ``drafts`` reads a Jekyll site's ``_drafts`` folders.
+    The user dictionary, the synonyms, the time zone and ``drafts`` are kept with the index:
+    None keeps what the index has. ``user_dict`` is a file (its content is kept) or False for
+    none: with another dictionary, the posts that hold a word it adds, removes or changes are
+    analysed again, and the index is then the one a rebuild with it would give. ``synonyms`` is a
+    file of synonym groups (one a line) or False for none; searches apply them, no post is
+    analysed again. ``drafts`` reads a Jekyll site's ``_drafts`` folders.
     """
     started = time.perf_counter()
     corpus_root = os.path.abspath(arguments.fs_path(corpus_dir, "corpus_dir"))
@@ -298,6 +305,11 @@ def build_index(
     user_dict_text: str | None = None  # None: the index's own
     if user_dict_path is not None:
         user_dict_text = read_user_dict(user_dict_path) if user_dict_path else ""
+    synonym_groups: Groups | None = None  # None: the index's own
+    if synonyms is not None:
+        synonym_groups = (
+            () if synonyms is False else read_synonyms(arguments.fs_path(synonyms, "synonyms"))
+        )
 
     kind = store.folder_kind(folder)
     if kind == "foreign":
@@ -332,6 +344,7 @@ def build_index(
             started,
             optimize,
             drafts,
+            synonym_groups,
         )
     finally:
         lock.release()
@@ -348,6 +361,7 @@ def _build(
     started: float,
     optimize: bool = False,
     drafts: bool | None = None,
+    synonyms: Groups | None = None,
 ) -> IndexReport:
     storage = store.storage_for(folder)
     toc = None
@@ -371,13 +385,30 @@ def _build(
         # the same rebuild as --rebuild, keeping the index's time zone.
         rebuild = reason is not None
     settings_changed = False
+    notes: list[str] = []
+    dict_update: _DictUpdate | None = None
     if toc is not None and not rebuild:
         schema: NewsearchSchema = toc.schema
         settings = schema.settings()
         if settings.reading != wanted.reading:  # --drafts given or left out: no rebuild
             settings = replace(settings, reading=wanted.reading)
-            schema.newsearch_settings = settings.to_dict()
             settings_changed = True
+        if synonyms is not None and synonyms != settings.synonyms:
+            settings = replace(settings, synonyms=synonyms)
+            groups = f"{len(synonyms)} group{'' if len(synonyms) == 1 else 's'}"
+            notes.append(
+                f"synonyms: {groups} kept with the index" if synonyms else "synonyms: dropped"
+            )
+            settings_changed = True
+        if (settings.analysis.user_dict or None) != wanted.user_dict:
+            # The posts that hold a word the dictionary adds, removes or changes are analysed
+            # again with it; every other post would be cut the same (see analysis).
+            dict_update = _user_dict_update(folder, settings, wanted.user_dict)
+            settings = replace(
+                settings, analysis=replace(settings.analysis, user_dict=wanted.user_dict)
+            )
+            settings_changed = True
+        schema.newsearch_settings = settings.to_dict()
         segments = list(toc.segments)
         index_id = toc.index_id
     else:
@@ -385,10 +416,12 @@ def _build(
             tz = stored.timezone
         else:
             tz = timezone or site.timezone or corpus.DEFAULT_TIMEZONE
+        kept = stored.synonyms if stored is not None else ()
         settings = IndexSettings(
             current_settings(wanted.user_dict),
             validate_timezone(tz),
             reading=wanted.reading,
+            synonyms=kept if synonyms is None else synonyms,
         )
         schema = make_schema(settings)
         segments = []
@@ -406,11 +439,15 @@ def _build(
     seen: set[str] = set()
     jobs_list: list[_Job] = []
     unchanged = 0
+    redo = dict_update.paths if dict_update is not None else frozenset()
     for f in files:
         old = indexed.get(f.path)
         if old is not None and old[1].size == f.size and old[1].mtime_ns == f.mtime_ns:
             seen.add(f.path)
-            unchanged += 1
+            if f.path in redo:
+                jobs_list.append(_Job(f.path, f.abspath, f.size, f.mtime_ns, old[1].sha1))
+            else:
+                unchanged += 1
             continue
         if site.is_site and corpus.file_kind(f.path, site) == "page":
             # A site's file without front matter is static (Jekyll copies it): its first bytes
@@ -422,6 +459,7 @@ def _build(
     removed_paths = [p for p in indexed if p not in seen]
 
     report = _Run(storage, folder, schema, segments, generation, indexed, progress)
+    report.redo = redo
     report.corpus_root = corpus_root
     report.index_id = index_id
     # A rebuild is written beside the old index and replaces it in one commit, at the end: until
@@ -481,6 +519,9 @@ def _build(
         jobs=jobs,
         rebuilt=rebuild,
         rebuild_reason=reason,
+        user_dict_words=dict_update.words if dict_update is not None else None,
+        reanalysed=report.reanalysed,
+        settings_changed=tuple(notes),
     )
 
 
@@ -552,12 +593,8 @@ def _wanted_settings(
 
 
 def _rebuild_reason(stored: IndexSettings, wanted: _Wanted) -> str | None:
-    """Why unchanged posts would now read or analyse otherwise, or None."""
-    have, want = stored.analysis.user_dict or None, wanted.user_dict
-    if have != want:
-        if have is None:
-            return "a user dictionary was given"
-        return "the user dictionary was removed" if want is None else "the user dictionary changed"
+    """Why unchanged posts would now be read otherwise, or None (a changed user dictionary
+    analyses again only the posts that hold its changed words: see _user_dict_update)."""
     old, new = stored.reading_mode, wanted.reading["mode"]
     if old != new:
         if new == corpus.SITE_MODE:
@@ -567,6 +604,69 @@ def _rebuild_reason(stored: IndexSettings, wanted: _Wanted) -> str | None:
     if old_link != new_link:
         return f"the site's permalink changed ({old_link or 'date'} to {new_link or 'date'})"
     return None
+
+
+@dataclass(frozen=True)
+class _DictUpdate:
+    """What another user dictionary changes: its changed words, the posts that hold them."""
+
+    words: tuple[str, ...]
+    paths: frozenset[str]
+
+
+def _user_dict_update(folder: str, settings: IndexSettings, new: str | None) -> _DictUpdate:
+    """The words another user dictionary adds, removes or changes, and the posts of the index
+    that hold one of them in their title or text, found by the index's own literal matching
+    (with the analysis the index was built with, whose vocabulary it has)."""
+    from .matching import Matcher
+
+    words = user_dict_changes(settings.analysis.user_dict, new)
+    if not words:
+        return _DictUpdate((), frozenset())
+    snap = store.Snapshot(folder)
+    try:
+        matcher = Matcher(snap, Analyzer(settings.analysis))
+        docs: set[int] = set()
+        for word in words:
+            for piece in _pieces_of(matcher, word):
+                for field_name in ("title", "text"):
+                    docs |= matcher.literal_docs(field_name, piece)
+        paths = frozenset(path for d, path, _ in snap.states() if d in docs)
+    finally:
+        snap.close()
+    return _DictUpdate(tuple(words), paths)
+
+
+def _pieces_of(matcher: Any, word: str) -> list[str]:
+    """The literal pieces whose posts a user word can change the terms of.
+
+    A word of Chinese characters changes how Han runs that hold it are cut, and which
+    sub-words and joins they give. A word with other characters is never in a Han run (only
+    Han runs are cut): it can only be a join, of two or three characters, across tokens,
+    where two letters or digits may also stand apart (``5 g``).
+    """
+    from itertools import product
+
+    piece = matcher.piece(word)
+    if not piece:
+        return []
+    if _HAN_ONLY.match(word):
+        return [piece]
+    if len(word) > 3:
+        return []
+    gaps = [i for i in range(1, len(word)) if word[i - 1].isalnum() and word[i].isalnum()]
+    out = []
+    for spaced in product((False, True), repeat=len(gaps)):
+        text = "".join(
+            (" " if i in gaps and spaced[gaps.index(i)] else "") + c for i, c in enumerate(word)
+        )
+        got = matcher.piece(text)
+        if got and got not in out:
+            out.append(got)
+    return out
+
+
+_HAN_ONLY = re.compile("^[\u4e00-\u9fd5]+$")
 
 
 def _indexed_state(folder: str, segments: list[Any]) -> dict[str, tuple[int, FileState]]:
@@ -636,6 +736,9 @@ class _Run:
         self.warnings: list[Problem] = []
         self.pending_deletions: list[int] = []
         self.added = self.updated = self.removed = self.unchanged = self.touched = 0
+        #: Unchanged posts analysed again for another user dictionary, and how many were.
+        self.redo: frozenset[str] = frozenset()
+        self.reanalysed = 0
         self.text_bytes = 0
         self.commits = 0
         self.done = self.total = self.bytes_done = self.bytes_total = 0
@@ -688,7 +791,9 @@ class _Run:
                 self.updated += 1
             else:
                 self.added += 1
-        self.touched += len(result.touched)
+        again = [p for p in result.touched if p in self.redo]
+        self.reanalysed += len(again)
+        self.touched += len(result.touched) - len(again)
         self.problems.extend(result.problems)
         self.warnings.extend(result.warnings)
         self.text_bytes += result.text_bytes

@@ -17,12 +17,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .alternatives import Alternative, expand
 from .analysis import _ALNUM_CHAR as _ALNUM_CLASS
 from .analysis import BOUNDARY, Analyzer
+from .lexicon import Lexicon
 from .query import CATEGORY, PHRASE, REQUIRED_KINDS, TAG, TITLE, Clause, ParsedQuery
 from .ranking import COMMON_SHARE, FUNCTION_WORDS, Statistics, WordHits
 from .schema import JOIN_FIELDS, SUB_FIELDS, decode_positions, keyword_term
 from .store import Snapshot
+from .synonyms import SynonymMap
 
 #: Pieces up to this length are matched through the word lattice; longer ones are narrowed down
 #: by their first, middle and last pieces of half this length and checked on the stored text.
@@ -203,6 +206,12 @@ class ClauseMatch:
     #: Words that only add to the score: the search-mode sub-words of the clause's words (the
     #: query may be cut differently from the post).
     extra: list[str] = dataclasses.field(default_factory=list)
+    #: "synonym" for a synonym of another clause of its group (``of``; see alternatives.py).
+    via: str = ""
+    of: ClauseMatch | None = None
+    #: The indexed words a Latin keyword reads as in pinyin (``initials``: as their initials).
+    pinyin: tuple[str, ...] = ()
+    initials: bool = False
 
 
 @dataclass
@@ -222,6 +231,19 @@ class Selection:
     @property
     def scored(self) -> list[ClauseMatch]:
         return [e for g in self.soft + self.required for e in g]
+
+    def highlights(self) -> tuple[set[str], list[str]]:
+        """Words and literal pieces the query's alternatives add to what hits highlight: the
+        words pinyin keywords read as, and the synonyms' words and pieces."""
+        words: set[str] = set()
+        pieces: list[str] = []
+        for e in self.scored:
+            words.update(e.pinyin)
+            if e.via:
+                words.update(e.words)
+                if e.piece:
+                    pieces.append(e.piece)
+        return words, pieces
 
 
 class Matcher:
@@ -488,10 +510,15 @@ class Matcher:
         categories: list[str],
         tags: list[str],
         dated: bool = False,
+        *,
+        pinyin: bool = True,
+        synonyms: SynonymMap | None = None,
     ) -> Selection:
         """The posts that match a parsed query and the filters, and its clauses by role.
 
         ``dated`` says that a date filter will narrow the posts down (the caller applies it).
+        Latin keywords also match the words they read as in pinyin (unless ``pinyin`` is
+        False), and keywords their ``synonyms`` (see alternatives.py).
 
         Category and tag clauses filter; quoted phrases and ``title:`` clauses must match; of the
         other keywords at least one must, unless a phrase or ``title:`` clause is there (then
@@ -504,7 +531,13 @@ class Matcher:
         ]
         groups = [g for g in groups if g]
         ignored = self._ignored(groups)
-        evals = [[self.clause(c, ignored) for c in g] for g in groups]
+        evals = []
+        for alts in self.alternatives(groups, pinyin=pinyin, synonyms=synonyms):
+            group = [self.clause(a.clause, ignored, a) for a in alts]
+            for a, e in zip(alts, group, strict=True):
+                if a.via:
+                    e.of = group[a.source]
+            evals.append(group)
         # A keyword made of function words only, in a query that has other words, ranks nothing.
         evals = [
             g
@@ -551,8 +584,25 @@ class Matcher:
         }
         return FUNCTION_WORDS if words - FUNCTION_WORDS else frozenset()
 
-    def clause(self, clause: Clause, ignored: frozenset[str] = frozenset()) -> ClauseMatch:
-        """The posts one clause matches."""
+    def alternatives(
+        self, groups: list[list[Clause]], *, pinyin: bool, synonyms: SynonymMap | None
+    ) -> list[list[Alternative]]:
+        """The groups with the pinyin readings and synonyms of their keywords."""
+        return expand(
+            groups,
+            lexicon=lambda: Lexicon.of(self.snap),
+            synonyms=synonyms,
+            pinyin=pinyin,
+            key=self.piece,
+        )
+
+    def clause(
+        self,
+        clause: Clause,
+        ignored: frozenset[str] = frozenset(),
+        alt: Alternative | None = None,
+    ) -> ClauseMatch:
+        """The posts one clause matches (with ``alt``: the words it reads as in pinyin too)."""
         if clause.kind in (CATEGORY, TAG):
             name = "categories" if clause.kind == CATEGORY else "tags"
             return ClauseMatch(clause, self.keyword_docs(name, clause.text))
@@ -586,7 +636,13 @@ class Matcher:
         # only if it really holds the piece: check those now; the others wait for the ranking.
         docs |= self._verify(piece, lits, maybe - docs)
         extra = self._extra_words(clause.text, words, skip)
-        return ClauseMatch(clause, docs, exact, maybe, words, skip, piece, fields, extra)
+        match = ClauseMatch(clause, docs, exact, maybe, words, skip, piece, fields, extra)
+        if alt is not None:
+            match.via = alt.via
+            match.pinyin, match.initials = alt.pinyin, alt.initials
+            for w in alt.pinyin:
+                docs.update(self.word_hits(w).tf)
+        return match
 
     def _extra_words(self, text: str, words: list[str], skip: frozenset[str]) -> list[str]:
         """The search-mode sub-words of the clause's words (none of a function word's, and no

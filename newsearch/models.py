@@ -77,9 +77,16 @@ class IndexReport:
     jobs: int = 1
     #: The index was built from scratch: asked for (``rebuild``), or because of ``rebuild_reason``.
     rebuilt: bool = False
-    #: Why a build became a rebuild by itself (another user dictionary, a folder now read as a
-    #: Jekyll site, ...); None otherwise.
+    #: Why a build became a rebuild by itself (a folder now read as a Jekyll site, another
+    #: permalink style, ...); None otherwise.
     rebuild_reason: str | None = None
+    #: The words a changed user dictionary added, removed or changed (None: it did not change),
+    #: and how many unchanged posts were analysed again because they hold one of them.
+    user_dict_words: tuple[str, ...] | None = None
+    reanalysed: int = 0
+    #: Settings kept with the index that the build changed without analysing any post again
+    #: (synonyms, drafts), in words.
+    settings_changed: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -119,8 +126,9 @@ class Hit:
     #: Highlight offsets into ``title``.
     title_highlights: tuple[tuple[int, int], ...] = ()
     rank: int = 0
-    #: How the post matched: "literal", "all words", "some words", "filter" (no text query), or
-    #: "similar" (from ``SearchIndex.similar``).
+    #: How the post matched: "literal", "all words", "some words", "pinyin" (a Latin keyword's
+    #: pinyin reading), "synonym", "filter" (no text query), or "similar" (from
+    #: ``SearchIndex.similar``).
     match: str = ""
     #: The parts of ``score``, when the search asked for them (``explain=True``).
     explain: Explanation | None = None
@@ -139,6 +147,10 @@ class SearchResults:
     facets: dict[str, dict[str, int]] | None = field(default=None)
     #: The key terms searched for, for ``SearchIndex.similar`` (None for a search).
     terms: tuple[str, ...] | None = None
+    #: A query that finds many more posts, when this one finds none or few ("did you mean"):
+    #: the query with a keyword replaced by an indexed word that reads the same (or, when no
+    #: post holds the keyword, differs in one character). Never searched instead.
+    suggestion: str | None = None
 
     def __iter__(self) -> Iterator[Hit]:
         return iter(self.hits)
@@ -151,6 +163,31 @@ class SearchResults:
         if not self.limit:
             return 1 if self.total else 0
         return -(-self.total // self.limit)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One completion of what is being typed: the text to search, and how many posts hold it."""
+
+    text: str
+    posts: int
+    #: "word" (an indexed word that starts with the text), "pinyin" (one whose reading does),
+    #: or "title" (a post's title that starts with the text).
+    kind: str
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    """Completions of a prefix, most posts first (``SearchIndex.suggest``)."""
+
+    prefix: str
+    suggestions: tuple[Suggestion, ...] = ()
+
+    def __iter__(self) -> Iterator[Suggestion]:
+        return iter(self.suggestions)
+
+    def __len__(self) -> int:
+        return len(self.suggestions)
 
 
 @dataclass(frozen=True)

@@ -57,9 +57,16 @@ EXTRA_WEIGHT = 0.5
 #: A word found in more than this share of posts does not make a post match on its own when the
 #: keyword has rarer words (it still counts for the ranking).
 COMMON_SHARE = 0.4
+#: A word a Latin keyword reads as in pinyin weighs this share of its idf; as initials (``gxb``)
+#: less, since initials read as more words.
+PINYIN_WEIGHT = 0.8
+INITIALS_WEIGHT = 0.6
+#: A synonym of a keyword is worth this share of the keyword itself (see _synonym_factor).
+SYNONYM_WEIGHT = 0.8
 
 MATCH_LITERAL, MATCH_ALL, MATCH_SOME, MATCH_FILTER = "literal", "all words", "some words", "filter"
 MATCH_SIMILAR = "similar"
+MATCH_PINYIN, MATCH_SYNONYM = "pinyin", "synonym"
 
 #: Chinese function words: they carry the grammar of a question, not its subject. The list is
 #: the common members of the closed word classes of Mandarin grammar (the classes r, p, c, u, y
@@ -203,6 +210,10 @@ class Term:
     function: bool = False
     #: Only adds to the score (a sub-word of a query word).
     extra: bool = False
+    #: "pinyin" for a word a Latin keyword reads as, "synonym" for a word of a synonym; the
+    #: weight is then ``factor`` times the idf.
+    via: str = ""
+    factor: float = 1.0
 
     @property
     def bound(self) -> float:
@@ -220,6 +231,8 @@ class Keyword:
     literal: float
     #: Pairs of content terms (indexes into the model's terms) that may add proximity.
     pairs: list[tuple[int, int]] = field(default_factory=list)
+    #: The words a Latin keyword reads as in pinyin (indexes into the model's terms).
+    alternatives: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -243,6 +256,8 @@ def build_model(
     index: dict[str, int] = {}
     terms: list[Term] = []
     for e in scored:
+        if e.via:
+            continue
         for w in e.words:
             if w not in index:
                 hits = stats.word(w)
@@ -252,13 +267,17 @@ def build_model(
                 weight = 0.0 if w in e.ignored else stats.idf(hits.df)
                 terms.append(Term(w, weight, hits, w in e.ignored))
     for e in scored:
+        if e.via:
+            continue
         for w in e.extra:
             if w not in index:
                 hits = stats.word(w)
                 if not hits.df:
                     continue
                 index[w] = len(terms)
-                terms.append(Term(w, EXTRA_WEIGHT * stats.idf(hits.df), hits, extra=True))
+                weight = EXTRA_WEIGHT * stats.idf(hits.df)
+                terms.append(Term(w, weight, hits, extra=True, factor=EXTRA_WEIGHT))
+    _add_alternatives(stats, scored, index, terms)
     keywords: list[Keyword] = []
     group_weights: list[float] = []
     group_docs: list[set[int]] = []
@@ -268,20 +287,84 @@ def build_model(
             ts = [index[w] for w in e.words if w in index]
             content = [i for i in ts if not terms[i].function]
             extra = [index[w] for w in e.extra if w in index]
+            alternatives = [index[w] for w in e.pinyin if w in index]
             pairs = [
                 (content[a], content[b])
                 for a in range(len(content))
                 for b in range(a + 1, min(len(content), a + 1 + PAIR_SPAN))
             ]
-            # As much as the keyword's words and near pairs can add at most: a post that holds
-            # the keyword literally outranks every post that does not.
-            literal = sum(terms[i].bound for i in content + extra)
+            # As much as the keyword's words, near pairs and pinyin readings can add at most: a
+            # post that holds the keyword literally (the letters themselves: ``gdp``) outranks
+            # every post that does not.
+            literal = sum(terms[i].bound for i in content + extra + alternatives)
             literal += sum(_pair_bound(terms[a], terms[b]) for a, b in pairs)
-            keywords.append(Keyword(gi, e, ts, literal, pairs))
-            gw = max([gw] + [terms[i].weight for i in content])
+            keywords.append(Keyword(gi, e, ts, literal, pairs, alternatives))
+            gw = max([gw] + [terms[i].weight for i in content + alternatives])
         group_weights.append(gw)
         group_docs.append(set().union(*(e.docs for e in g)))
     return Model(terms, keywords, group_weights, group_docs)
+
+
+def _add_alternatives(
+    stats: Statistics, scored: list[ClauseMatch], index: dict[str, int], terms: list[Term]
+) -> None:
+    """The terms of synonyms and of pinyin readings, after the query's own (a word the query
+    has keeps the query's weight)."""
+    for e in scored:
+        if e.via != MATCH_SYNONYM:
+            continue
+        factor = _synonym_factor(stats, e, index, terms)
+        for w, extra in [(w, False) for w in e.words] + [(w, True) for w in e.extra]:
+            if w in index:
+                continue
+            hits = stats.word(w)
+            if not hits.df:
+                continue
+            index[w] = len(terms)
+            f = factor * (EXTRA_WEIGHT if extra else 1.0)
+            weight = 0.0 if w in e.ignored else f * stats.idf(hits.df)
+            terms.append(Term(w, weight, hits, w in e.ignored, extra, MATCH_SYNONYM, f))
+    for e in scored:
+        factor = INITIALS_WEIGHT if e.initials else PINYIN_WEIGHT
+        for w in e.pinyin:
+            if w in index:
+                continue
+            hits = stats.word(w)
+            if not hits.df:
+                continue
+            index[w] = len(terms)
+            weight = factor * stats.idf(hits.df)
+            terms.append(Term(w, weight, hits, via=MATCH_PINYIN, factor=factor))
+
+
+def _synonym_factor(
+    stats: Statistics, e: ClauseMatch, index: dict[str, int], terms: list[Term]
+) -> float:
+    """The share of their idf a synonym's words weigh: the synonym as a whole (all its words
+    at most) is worth SYNONYM_WEIGHT of the keyword it stands for, whatever its number of words,
+    so that it ranks below the keyword itself at equal strength."""
+    source = e.of
+    own = 0.0
+    if source is not None:
+        own = sum(
+            terms[index[w]].bound
+            for w in source.words + source.extra
+            if w in index and not terms[index[w]].function
+        )
+    fixed = 0.0
+    raw = 0.0
+    for w, extra in [(w, False) for w in e.words] + [(w, True) for w in e.extra]:
+        if w in e.ignored:
+            continue
+        if w in index:
+            fixed += terms[index[w]].bound
+            continue
+        df = stats.word(w).df
+        if df:
+            raw += (EXTRA_WEIGHT if extra else 1.0) * stats.idf(df) * (K1 + 1.0)
+    if own <= 0.0 or raw <= 0.0:
+        return SYNONYM_WEIGHT
+    return max(0.0, SYNONYM_WEIGHT * own - fixed) / raw
 
 
 # --- ranking -----------------------------------------------------------------------------------
@@ -600,26 +683,37 @@ class Ranker:
             # Phrases and title: clauses only: literal when each holds the post literally.
             literal = all(any(d in e.exact for e in g) for g in self.required)
             return MATCH_LITERAL if literal else MATCH_ALL
-        groups_literal = [False] * len(self.soft)
+        # How the post matched each group: the best way any keyword of it did.
+        best = [len(_HOW)] * len(self.soft)
         for ki, kw in enumerate(kws):
-            if self._literal(d, ki):
-                groups_literal[kw.group] = True
-        if all(groups_literal):
+            best[kw.group] = min(best[kw.group], _HOW.index(self._how(d, ki)))
+        how = {_HOW[b] if b < len(_HOW) else _MISSING for b in best}
+        if how == {MATCH_LITERAL}:
             return MATCH_LITERAL
-        terms = self.model.terms
-        for kw in kws:
-            if groups_literal[kw.group]:
-                continue
-            content = [i for i in kw.terms if not terms[i].function]
-            if any(d not in terms[i].hits.tf for i in content):
-                # An OR alternative of the same group may have them all.
-                others = [k for k in kws if k.group == kw.group and k is not kw]
-                if not any(
-                    all(d in terms[i].hits.tf for i in k.terms if not terms[i].function)
-                    for k in others
-                ):
-                    return MATCH_SOME
+        if _MISSING in how:
+            return MATCH_SOME
+        for kind in (MATCH_PINYIN, MATCH_SYNONYM):
+            if kind in how:
+                return kind
         return MATCH_ALL
+
+    def _how(self, d: int, ki: int) -> str:
+        """How post ``d`` holds keyword ``ki``: literally, all its words, through a pinyin
+        reading, or not (``_MISSING``); a synonym's literal or words match is a synonym match."""
+        kw = self.model.keywords[ki]
+        terms = self.model.terms
+        content = [i for i in kw.terms if not terms[i].function]
+        if self._literal(d, ki):
+            how = MATCH_LITERAL
+        elif all(d in terms[i].hits.tf for i in content) and (content or not kw.alternatives):
+            how = MATCH_ALL
+        elif any(d in terms[i].hits.tf for i in kw.alternatives):
+            how = MATCH_PINYIN
+        else:
+            how = _MISSING
+        if kw.match.via == MATCH_SYNONYM and how in (MATCH_LITERAL, MATCH_ALL):
+            return MATCH_SYNONYM
+        return how
 
     def explain(self, d: int) -> Explanation:
         """The parts of post ``d``'s score: each word per field, literal bonuses, near pairs."""
@@ -677,18 +771,26 @@ class Ranker:
                         f"length norm {norm:.3f}",
                     )
                 )
-        if t.extra:
-            weight = f"{EXTRA_WEIGHT:g} × idf {t.weight / EXTRA_WEIGHT:.3f}"
-            what = f"sub-word {t.word}"
+        if t.factor != 1.0:
+            weight = f"{t.factor:.3g} × idf {t.weight / t.factor:.3f}"
         else:
             weight = f"idf {t.weight:.3f}"
-            what = f"word {t.word}"
+        what = f"{'sub-word' if t.extra else 'word'} {t.word}"
+        if t.via == MATCH_PINYIN:
+            what = f"pinyin reading {t.word}"
+        elif t.via == MATCH_SYNONYM:
+            what = f"synonym {what}"
         return Explanation(
             contribution(t, tf),
             f"{what}: {weight} × frequency {tf:.3f} saturated: ·{K1 + 1:g}/({tf:.3f} + {K1:g}); "
             "the frequency is the sum of",
             tuple(fields),
         )
+
+
+#: The ways a post may hold a keyword, best first (see Ranker._how).
+_MISSING = "missing"
+_HOW = (MATCH_LITERAL, MATCH_ALL, MATCH_SYNONYM, MATCH_PINYIN, _MISSING)
 
 
 def _add_term(t: Term, scope: set[int], out: dict[int, float]) -> None:

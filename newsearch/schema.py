@@ -125,6 +125,8 @@ class IndexSettings:
     #: How the corpus folder is read: ``mode`` ("jekyll site" or "folder of posts"), the site's
     #: ``permalink`` and ``drafts``. An index of an older newsearch has none: a folder of posts.
     reading: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+    #: Groups of equivalent terms, applied at query time (changing them re-analyses nothing).
+    synonyms: tuple[tuple[str, ...], ...] = ()
 
     @property
     def reading_mode(self) -> str:
@@ -144,6 +146,7 @@ class IndexSettings:
             "user_dict": a.user_dict,
             "timezone": self.timezone,
             "reading": dict(self.reading),
+            "synonyms": [list(g) for g in self.synonyms],
         }
 
     @classmethod
@@ -155,11 +158,13 @@ class IndexSettings:
             user_dict=d.get("user_dict"),
         )
         reading = d.get("reading")
+        synonyms = d.get("synonyms") or []
         return cls(
             analysis,
             str(d.get("timezone", "")),
             int(d.get("schema_version", 0)),
             dict(reading) if isinstance(reading, dict) else {},
+            tuple(tuple(str(t) for t in g) for g in synonyms if isinstance(g, list | tuple)),
         )
 
 

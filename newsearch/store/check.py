@@ -23,6 +23,7 @@ from .. import arguments
 from ..errors import IndexNotFoundError, NewsearchError, NotAnIndexError
 from ..models import CheckProblem, CheckReport
 from ..schema import NO_DATE, WORD_FIELDS, FileState, NewsearchSchema, decode_state
+from . import readings
 from .checksums import ChunkedFile, file_record
 from .folder import MARKER, MARKER_BYTES, folder_kind, leftovers, owned, storage_for
 from .reader import SegmentView, describe_part
@@ -202,6 +203,8 @@ class _SegmentCheck:
         self._seen: dict[str, int] = {}
         #: Posts whose stored text is in the long texts: the length each text must have.
         self.long: dict[int, int] = {}
+        #: The terms of the word and sub-word fields, for the readings file.
+        self.terms: dict[str, set[str]] = {}
 
     def problem(self, part: str, message: str) -> None:
         n = self._seen[part] = self._seen.get(part, 0) + 1
@@ -223,6 +226,8 @@ class _SegmentCheck:
         for fname in FIELD_ORDER:
             self._field(fname, sums.get(fname))
         self._lengths(sums)
+        for message in readings.check(view, self.terms):
+            self.problem("readings", message)
         for d in range(self.count):
             if d in view.deleted:
                 continue
@@ -284,7 +289,11 @@ class _SegmentCheck:
         words: list[str] = []
         count = self.count
         stats = self.checker.stats
+        listed = fname in readings.WORD_FIELDS or fname in readings.SUB_FIELDS
+        terms = self.terms.setdefault(fname, set()) if listed else None
         for term, info in self._terms(fname):
+            if terms is not None:
+                terms.add(term)
             ids, weights, values = view.read_postings(info, positional, fname)
             stats["terms"] += 1
             stats["postings"] += len(ids)

@@ -35,6 +35,7 @@ def merge_segments(
     try:
         out = SegmentWriter(storage, schema, prefix)
         try:
+            out.readings.carry([v.readings() for v in views])
             docmaps, lengths, count = _copy_documents(out, views)
             for fname in FIELD_ORDER:
                 out.write_field(fname, _merged_lists(views, fname, docmaps, lengths.get(fname)))
@@ -91,6 +92,7 @@ def _copy_document(
     schema = out.schema
     pdw = out.docs
     stored = view.reader.stored_fields(local)
+    out.readings.add_title(n, stored.get("title"))
     pdw.start_doc(n)
     for name in STORED_ONLY:
         pdw.add_field(name, schema[name], stored.get(name), 0)

@@ -156,6 +156,8 @@ def describe_part(name: str) -> str:
         return "postings"
     if ext.endswith(".voc"):
         return f"vocabulary of {ext[: -len('.voc')]}"
+    if ext == "rdg":
+        return "readings"
     if ext == "_stored.col":
         return "stored posts"
     if "." + ext == TEXTS_EXT:
@@ -381,6 +383,12 @@ class SegmentView:
             self._long_texts = read_long_texts(self.files, self.segment)
             self._long_texts_read = True
         return self._long_texts
+
+    def readings(self) -> Any:
+        """The segment's readings file (``store.readings.SegmentReadings``), or None."""
+        from .readings import read
+
+        return read(self)
 
     def close(self) -> None:
         self.reader.close()

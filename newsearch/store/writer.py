@@ -39,6 +39,7 @@ from ..schema import (
     Document,
     NewsearchSchema,
 )
+from . import readings
 from .checksums import ChunkSums, set_file_record
 from .folder import INDEX_NAME, Output, write_error
 from .texts import LongTextWriter
@@ -217,11 +218,14 @@ class SegmentWriter:
         self._vocabulary: dict[str, list[str]] = {name: [] for name in WORD_FIELDS}
         #: Long texts, stored in pieces beside the stored fields (see store.texts).
         self.texts = LongTextWriter(storage, self.segment)
+        #: The segment's readings file (pinyin, post counts, titles), filled as it is written.
+        self.readings = readings.ReadingsWriter()
 
     def write_field(self, fname: str, lists: Iterable[PostingList]) -> None:
         """One field's posting lists, in term order (empty lists are not written)."""
         fw = self._field_writer()
         words = self._vocabulary.get(fname)
+        counted = fname in readings.WORD_FIELDS or fname in readings.SUB_FIELDS
         started = False
         for tbytes, ids, weights, values, lengths in lists:
             if not ids:
@@ -230,8 +234,11 @@ class SegmentWriter:
                 fw.start_field(fname, self.schema[fname])
                 started = True
             fw.add_list(tbytes, ids, weights, values, lengths)
-            if words is not None:
-                words.append(tbytes.decode("utf-8", "surrogatepass"))
+            if counted:
+                term = tbytes.decode("utf-8", "surrogatepass")
+                self.readings.add_list(fname, term, ids)
+                if words is not None:
+                    words.append(term)
         if started:
             fw.finish_field()
 
@@ -246,6 +253,7 @@ class SegmentWriter:
                 fh.write(zlib.compress(blob, 1))
         self._vocabulary.clear()
         self.texts.finish()
+        self.readings.write(self.segment, self.storage)
         self.segment.set_doc_count(count)
         _assemble(self.storage, self.segment)
         return self.segment
@@ -339,6 +347,7 @@ class SegmentBuilder:
         pdw.start_doc(n)
         pdw.add_field("path", schema["path"], doc.path, 0)
         self._keys["path"][doc.path] = array("I", [n])
+        self._out.readings.add_title(n, doc.stored.get("title"))
         for fname in WORD_FIELDS:
             counts = doc.words[fname]
             value = doc.stored.get(fname)
