@@ -59,9 +59,10 @@ _ORDER: dict[str, tuple[str, ...]] = {
 _PROPERTIES: dict[str, tuple[str, ...]] = {"SearchResults": ("pages",)}
 
 #: Fields left out while they are None: parts of a result that exist only when asked for
-#: (``facets`` with facets=True, ``terms`` for similar posts, ``explain`` with explain=True).
+#: (``facets`` with facets=True, ``terms`` for similar posts, ``explain`` with explain=True,
+#: ``suggestion`` when a near variant of the query finds many more posts).
 _OMIT_NONE: dict[str, frozenset[str]] = {
-    "SearchResults": frozenset({"facets", "terms"}),
+    "SearchResults": frozenset({"facets", "terms", "suggestion"}),
     "Hit": frozenset({"explain"}),
 }
 

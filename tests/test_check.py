@@ -139,7 +139,7 @@ def test_every_kind_of_file_and_part_is_covered(small: tuple[Path, Path]) -> Non
     regions = _regions(small[1])
     assert set(regions) == {
         "table of contents", "marker", "term table", "postings", "stored posts", "columns",
-        "lengths", "vocabularies", "compound header and directory", "checksum footer",
+        "lengths", "vocabularies", "readings", "compound header and directory", "checksum footer",
     }  # fmt: skip
     assert len(regions["columns"]) == 3 and len(regions["lengths"]) == 4
 

@@ -420,33 +420,41 @@ def test_the_user_dictionary_is_kept_with_the_index(tmp_path: Path) -> None:
         with open_index(index) as ix:
             return ix.info().analysis["user_dict_words"]
 
-    # A dictionary where there was none: the index is rebuilt with it, and says why.
+    # A dictionary where there was none: the posts that hold its words are analysed again.
     given = build(corpus, index, user_dict=ud)
-    assert given.rebuilt and given.rebuild_reason == "a user dictionary was given"
-    assert given.total == 5 and given.added == 5
+    assert not given.rebuilt and given.rebuild_reason is None
+    assert given.user_dict_words == ("新冠肺炎",) and given.reanalysed == 1
+    assert given.total == 5 and given.added == 0 and given.unchanged == 4
     assert words() == 1
     # Left out, it is kept (as an omitted time zone is): no rebuild, no error, nothing read.
     kept = build(corpus, index)
     assert not kept.rebuilt and kept.rebuild_reason is None and counts(kept) == (0, 0, 0, 5)
+    assert kept.user_dict_words is None and kept.reanalysed == 0
     assert words() == 1
     # The file may move: its content is what is kept. The same content again changes nothing.
     moved = tmp_path / "moved.txt"
     moved.write_text("新冠肺炎 10 n\n", encoding="utf-8")
-    assert not build(corpus, index, user_dict=moved).rebuilt
+    again = build(corpus, index, user_dict=moved)
+    assert not again.rebuilt and again.user_dict_words is None and again.reanalysed == 0
     ud.unlink()
     assert build(corpus, index).total == 5
-    # Another content rebuilds the index with it; False drops the dictionary.
+    # Another content: its added and removed words, and the posts that hold them, again;
+    # False drops the dictionary (its words' posts are analysed again too).
     other = tmp_path / "other.txt"
     other.write_text("疫情防控 10 n\n有序开展 10 n\n", encoding="utf-8")
     changed = build(corpus, index, user_dict=other)
-    assert changed.rebuilt and changed.rebuild_reason == "the user dictionary changed"
+    assert not changed.rebuilt
+    assert set(changed.user_dict_words or ()) == {"新冠肺炎", "疫情防控", "有序开展"}
+    assert changed.reanalysed == 1
     assert words() == 2
     with open_index(index) as ix:
         assert paths(ix.search('"疫情防控"')) == ["2022-05-06-covid.md"]
+        assert ix.search("疫情防控").hits[0].highlights  # one word now
     dropped = build(corpus, index, user_dict=False)
-    assert dropped.rebuilt and dropped.rebuild_reason == "the user dictionary was removed"
+    assert not dropped.rebuilt and dropped.reanalysed == 1
     assert words() == 0
-    assert not build(corpus, index, user_dict=False).rebuilt
+    last = build(corpus, index, user_dict=False)
+    assert not last.rebuilt and last.user_dict_words is None
 
 
 def test_a_rebuild_keeps_the_user_dictionary_and_the_time_zone(tmp_path: Path) -> None:
@@ -457,8 +465,8 @@ def test_a_rebuild_keeps_the_user_dictionary_and_the_time_zone(tmp_path: Path) -
     build(corpus, index, user_dict=ud, timezone="Europe/Paris")
     other = tmp_path / "other.txt"
     other.write_text("香蕉价格 10 n\n", encoding="utf-8")
-    # The automatic rebuild keeps the zone the index was built for.
-    assert build(corpus, index, user_dict=other).rebuilt
+    # Another dictionary keeps the zone the index was built for.
+    assert not build(corpus, index, user_dict=other).rebuilt
     with open_index(index) as ix:
         assert ix.timezone == "Europe/Paris"
     # --rebuild without --user-dict keeps the dictionary too.

@@ -373,12 +373,13 @@ def test_the_command_line_keeps_and_drops_the_user_dictionary(tmp_path: Path) ->
     assert run("index", corpus, "--index", index, "-j", "1").exit_code == 0
     given = run("index", corpus, "--index", index, "-j", "1", "--user-dict", words)
     assert given.exit_code == 0, given.output
-    assert "rebuilt: a user dictionary was given" in given.stdout
+    assert "user dictionary: 1 word added, removed or changed (提振工业经济)" in given.stdout
+    assert "re-analysed 1 post that hold them" in given.stdout
     kept = run("index", corpus, "--index", index, "-j", "1")
     assert kept.exit_code == 0 and "index is up to date" in kept.stdout
     both = run("index", corpus, "--index", index, "--user-dict", words, "--no-user-dict")
     assert both.exit_code == 2 and "not both" in both.stderr
     dropped = run("index", corpus, "--index", index, "-j", "1", "--no-user-dict")
-    assert dropped.exit_code == 0 and "rebuilt: the user dictionary was removed" in dropped.stdout
+    assert dropped.exit_code == 0 and "re-analysed 1 post that hold them" in dropped.stdout
     info = json.loads(run("info", "--index", index, "--json").stdout)
     assert info["analysis"]["user_dict"] is None

@@ -30,7 +30,15 @@ from .. import serialize
 from ..errors import NewsearchError
 from . import openapi, pages
 from .live import LiveIndex
-from .params import BadRequest, Params, integer, post_path, search_request, status_of
+from .params import (
+    BadRequest,
+    Params,
+    integer,
+    post_path,
+    search_request,
+    status_of,
+    suggest_request,
+)
 
 log = logging.getLogger("newsearch.serve")
 
@@ -103,6 +111,11 @@ def api(fn: Callable[[Request, LiveIndex], Any]) -> Handler:
 def api_search(request: Request, live: LiveIndex) -> Any:
     req = search_request(request.query_params.multi_items())
     return live.get().search(req.q, **req.kwargs())
+
+
+def api_suggest(request: Request, live: LiveIndex) -> Any:
+    prefix, limit = suggest_request(request.query_params.multi_items())
+    return live.get().suggest(prefix, limit=limit)
 
 
 def api_post(request: Request, live: LiveIndex) -> Any:
@@ -195,6 +208,7 @@ def create_app(config: ServeConfig) -> Starlette:
         Route("/", pages.search_page, methods=["GET"]),
         Route("/posts/{path:path}", pages.post_page, methods=["GET"]),
         Route("/api/search", api(api_search), methods=["GET"]),
+        Route("/api/suggest", api(api_suggest), methods=["GET"]),
         Route("/api/posts/{path:path}", api(api_post), methods=["GET"]),
         Route("/api/similar/{path:path}", api(api_similar), methods=["GET"]),
         Route("/api/info", api(api_info), methods=["GET"]),

@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import __version__, serialize
 from ..engine import IndexInfo
-from ..models import Post, SearchResults
+from ..models import Post, SearchResults, Suggestions
 from ..query import SORTS
 from . import params as P
 
@@ -27,7 +27,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "url": "The post's permalink on its site.",
         "source_url": "The link to the original source at the end of the post, if any.",
         "score": "BM25F score (rounded to 4 decimals).",
-        "match": "How the post matched: literal, all words, some words, filter or similar.",
+        "match": "How the post matched: literal, all words, some words, pinyin (a Latin keyword "
+        "read as pinyin), synonym, filter or similar.",
         "snippet": "About 100-160 characters of the text, cut at sentence ends.",
         "highlights": "[start, end) character offsets of matches in snippet.",
         "title_highlights": "[start, end) character offsets of matches in title.",
@@ -39,6 +40,18 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "pages": "Number of pages of `limit` hits.",
         "facets": "Counts by category and by month (YYYY-MM, or 'undated'); with facets=true.",
         "terms": "The post's key terms (similar posts only).",
+        "suggestion": "Did you mean: the query with a keyword replaced by an indexed word that "
+        "reads the same (or is one character apart), when the query finds none or few posts and "
+        "that one many more. Never searched instead.",
+    },
+    "Suggestions": {
+        "prefix": "The text completed, as given.",
+        "suggestions": "Completions, most posts first.",
+    },
+    "Suggestion": {
+        "text": "What to search: the keywords typed before the last one, then the completion.",
+        "posts": "How many posts hold the word (or have the title).",
+        "kind": "word (starts with the prefix), pinyin (its reading does) or title.",
     },
 }
 
@@ -187,6 +200,32 @@ SEARCH_PARAMETERS = [
         {"type": "boolean", "default": False},
         "Give each hit an `explain` tree: the parts of its score (terms, fields, boosts).",
     ),
+    _param(
+        "pinyin",
+        {"type": "boolean", "default": True},
+        "A Latin keyword also finds the words it reads as in pinyin (gongxinbu, gxb: 工信部); "
+        "false: only its letters.",
+    ),
+    _param(
+        "synonyms",
+        {"type": "boolean", "default": True},
+        "Keywords also find their synonyms (those kept with the index); false: none.",
+    ),
+]
+
+SUGGEST_PARAMETERS = [
+    _param(
+        "q",
+        {"type": "string", "maxLength": P.MAX_PREFIX},
+        "What is typed so far: its last keyword is completed (from the index's words, by "
+        "their characters or their pinyin), or the whole of it (from titles).",
+        example="工信",
+    ),
+    _param(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": P.MAX_SUGGESTIONS, "default": 10},
+        "How many completions.",
+    ),
 ]
 
 PATH_PARAMETER = {
@@ -230,6 +269,19 @@ def document() -> dict[str, Any]:
                 "parameters": SEARCH_PARAMETERS,
                 "responses": {
                     "200": _response("A page of hits.", ref(SearchResults)),
+                    **_errors(400, 503),
+                },
+            }
+        },
+        "/api/suggest": {
+            "get": {
+                "summary": "Completions of what is typed in a search box",
+                "description": "The same as `newsearch suggest --json`: the index's words and "
+                "titles that start with the text, or whose pinyin does, most posts first.",
+                "operationId": "suggest",
+                "parameters": SUGGEST_PARAMETERS,
+                "responses": {
+                    "200": _response("Completions.", ref(Suggestions)),
                     **_errors(400, 503),
                 },
             }
@@ -288,4 +340,4 @@ def document() -> dict[str, Any]:
     }
 
 
-__all__ = ["SEARCH_PARAMETERS", "dataclass_schema", "document"]
+__all__ = ["SEARCH_PARAMETERS", "SUGGEST_PARAMETERS", "dataclass_schema", "document"]

@@ -26,7 +26,7 @@ from .params import MAX_QUERY, BadRequest, SearchRequest, post_path, search_requ
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 SORT_LABELS = {"relevance": "相关度", "newest": "最新", "oldest": "最早"}
-MATCH_LABELS = {"some words": "部分匹配"}
+MATCH_LABELS = {"some words": "部分匹配", "pinyin": "拼音匹配", "synonym": "同义词匹配"}
 STATUS_TITLES = {
     400: "请求有误",
     404: "找不到页面",

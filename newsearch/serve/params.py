@@ -69,6 +69,8 @@ class SearchRequest:
     limit: int = 10
     facets: bool = False
     explain: bool = False
+    pinyin: bool = True
+    synonyms: bool = True
 
     @property
     def has_filters(self) -> bool:
@@ -89,6 +91,8 @@ class SearchRequest:
             "sort": self.sort,
             "facets": self.facets,
             "explain": self.explain,
+            "pinyin": self.pinyin,
+            "synonyms": self.synonyms,
         }
 
 
@@ -127,10 +131,10 @@ def integer(params: Params, name: str, default: int, low: int, high: int) -> int
     return int(raw)
 
 
-def flag(params: Params, name: str) -> bool:
+def flag(params: Params, name: str, default: bool = False) -> bool:
     raw = params.one(name)
     if raw is None:
-        return False
+        return default
     value = raw.lower()
     if value in TRUE:
         return True
@@ -184,6 +188,22 @@ def search_request(
         limit=integer(params, "limit", 10, 1, MAX_LIMIT),
         facets=flag(params, "facets") if facets is None else facets,
         explain=flag(params, "explain"),
+        pinyin=flag(params, "pinyin", True),
+        synonyms=flag(params, "synonyms", True),
+    )
+
+
+#: Longest prefix accepted by /api/suggest, and most completions.
+MAX_PREFIX = 100
+MAX_SUGGESTIONS = 20
+
+
+def suggest_request(items: Sequence[tuple[str, str]]) -> tuple[str, int]:
+    """The prefix and limit of /api/suggest (an empty or missing q has no completions)."""
+    params = Params(items)
+    return (
+        text(params, "q", MAX_PREFIX) or "",
+        integer(params, "limit", 10, 1, MAX_SUGGESTIONS),
     )
 
 

@@ -2,7 +2,9 @@
 // - search as you type (the address follows, so it stays bookmarkable);
 // - filters, facets and pages without reloading the page, with back and forward working;
 // - keyboard: "/" focuses the search box, ArrowDown/ArrowUp (or j/k) move through the
-//   results, Enter opens one, Escape returns to the box.
+//   results, Enter opens one, Escape returns to the box;
+// - suggestions as you type under the box (GET /api/suggest): ArrowDown/ArrowUp move through
+//   them while they are open, Enter or a click searches the one chosen, Escape closes them.
 // New results come as the server's own HTML (the same page, fetched), so there is one renderer
 // and post text is escaped by it; nothing here builds HTML from data.
 (function () {
@@ -87,6 +89,109 @@
   window.addEventListener("popstate", function () {
     load(location.pathname + location.search, null, true);
   });
+
+  // --- suggestions: a listbox under the box (the ARIA combobox pattern) ----------------------
+  var list = document.getElementById("suggestions");
+  var suggestTimer = null;
+  var suggestPending = null;
+  var active = -1;
+
+  function options() {
+    return list ? Array.prototype.slice.call(list.querySelectorAll("li")) : [];
+  }
+  function closeSuggestions() {
+    if (!list) return;
+    list.hidden = true;
+    list.replaceChildren();
+    active = -1;
+    box.setAttribute("aria-expanded", "false");
+    box.removeAttribute("aria-activedescendant");
+  }
+  function highlight(i) {
+    var all = options();
+    active = i;
+    all.forEach(function (li, j) { li.setAttribute("aria-selected", j === i ? "true" : "false"); });
+    if (i >= 0 && all[i]) box.setAttribute("aria-activedescendant", all[i].id);
+    else box.removeAttribute("aria-activedescendant");
+  }
+  function choose(text) {
+    box.value = text;
+    closeSuggestions();
+    searchNow("push");
+  }
+  function showSuggestions(prefix, items) {
+    if (box.value !== prefix || document.activeElement !== box) return;
+    list.replaceChildren();
+    active = -1;
+    items.forEach(function (item, i) {
+      var li = document.createElement("li");
+      li.id = "suggestion-" + i;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", "false");
+      li.dataset.text = item.text;
+      var text = document.createElement("span");
+      text.className = "text";
+      text.textContent = item.text;
+      var posts = document.createElement("span");
+      posts.className = "posts";
+      posts.textContent = item.posts + " 篇";
+      li.append(text, posts);
+      // mousedown, not click: the box keeps the focus until the choice is made.
+      li.addEventListener("mousedown", function (event) {
+        event.preventDefault();
+        choose(item.text);
+      });
+      list.append(li);
+    });
+    list.hidden = items.length === 0;
+    box.setAttribute("aria-expanded", items.length ? "true" : "false");
+  }
+  function suggest() {
+    var prefix = box.value;
+    if (!prefix.trim()) { closeSuggestions(); return; }
+    if (suggestPending) suggestPending.abort();
+    suggestPending = new AbortController();
+    var mine = suggestPending;
+    fetch("/api/suggest?" + new URLSearchParams({ q: prefix, limit: "8" }), {
+      signal: mine.signal, headers: { Accept: "application/json" },
+    })
+      .then(function (response) { return response.ok ? response.json() : { suggestions: [] }; })
+      .then(function (data) {
+        if (mine !== suggestPending) return;
+        suggestPending = null;
+        showSuggestions(prefix, data.suggestions || []);
+      })
+      .catch(function () {});
+  }
+  if (list) {
+    box.addEventListener("input", function () {
+      clearTimeout(suggestTimer);
+      suggestTimer = setTimeout(suggest, 80);
+    });
+    box.addEventListener("blur", function () { setTimeout(closeSuggestions, 150); });
+    // Before the page's own keys: while suggestions are open, the arrows move through them.
+    box.addEventListener("keydown", function (event) {
+      var all = options();
+      if (list.hidden || !all.length) return;
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        event.stopPropagation();
+        var step = event.key === "ArrowDown" ? 1 : -1;
+        var next = active + step;
+        if (next < -1) next = all.length - 1;
+        if (next >= all.length) next = -1;
+        highlight(next);
+      } else if (event.key === "Enter" && active >= 0) {
+        event.preventDefault();
+        event.stopPropagation();
+        choose(all[active].dataset.text);
+      } else if (event.key === "Escape") {
+        event.stopPropagation();
+        closeSuggestions();
+      }
+    });
+    form.addEventListener("submit", closeSuggestions);
+  }
 
   function hits() {
     return Array.prototype.slice.call(document.querySelectorAll("#results .hit"));
