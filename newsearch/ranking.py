@@ -284,25 +284,40 @@ def build_model(
     for gi, g in enumerate(soft):
         gw = 0.0
         for e in g:
-            ts = [index[w] for w in e.words if w in index]
-            content = [i for i in ts if not terms[i].function]
-            extra = [index[w] for w in e.extra if w in index]
-            alternatives = [index[w] for w in e.pinyin if w in index]
-            pairs = [
-                (content[a], content[b])
-                for a in range(len(content))
-                for b in range(a + 1, min(len(content), a + 1 + PAIR_SPAN))
-            ]
-            # As much as the keyword's words, near pairs and pinyin readings can add at most: a
-            # post that holds the keyword literally (the letters themselves: ``gdp``) outranks
-            # every post that does not.
-            literal = sum(terms[i].bound for i in content + extra + alternatives)
-            literal += sum(_pair_bound(terms[a], terms[b]) for a, b in pairs)
+            ts, content, extra, alternatives, pairs, literal = _keyword_terms(e, index, terms)
+            if e.via == MATCH_SYNONYM and e.of is not None:
+                # A synonym is worth SYNONYM_WEIGHT of its keyword as a whole: its words are
+                # (see _synonym_factor); its literal bonus is capped the same way, and its words'
+                # near pairs add nothing (a synonym of several words would outrank the keyword).
+                pairs = []
+                own = _keyword_terms(e.of, index, terms)[5]
+                literal = min(sum(terms[i].bound for i in content + extra), SYNONYM_WEIGHT * own)
             keywords.append(Keyword(gi, e, ts, literal, pairs, alternatives))
             gw = max([gw] + [terms[i].weight for i in content + alternatives])
         group_weights.append(gw)
         group_docs.append(set().union(*(e.docs for e in g)))
     return Model(terms, keywords, group_weights, group_docs)
+
+
+def _keyword_terms(
+    e: ClauseMatch, index: dict[str, int], terms: list[Term]
+) -> tuple[list[int], list[int], list[int], list[int], list[tuple[int, int]], float]:
+    """A keyword's terms (all, content, extra, pinyin), its near pairs and its literal bonus."""
+    ts = [index[w] for w in e.words if w in index]
+    content = [i for i in ts if not terms[i].function]
+    extra = [index[w] for w in e.extra if w in index]
+    alternatives = [index[w] for w in e.pinyin if w in index]
+    pairs = [
+        (content[a], content[b])
+        for a in range(len(content))
+        for b in range(a + 1, min(len(content), a + 1 + PAIR_SPAN))
+    ]
+    # As much as the keyword's words, near pairs and pinyin readings can add at most: a post
+    # that holds the keyword literally (the letters themselves: ``gdp``) outranks every post
+    # that does not.
+    literal = sum(terms[i].bound for i in content + extra + alternatives)
+    literal += sum(_pair_bound(terms[a], terms[b]) for a, b in pairs)
+    return ts, content, extra, alternatives, pairs, literal
 
 
 def _add_alternatives(
