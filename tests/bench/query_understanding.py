@@ -7,8 +7,8 @@ suggestions as you type and user words without a rebuild, in one run.
   pinyin hits whose highlights cover Chinese characters of a word read that way;
 - did-you-mean: 300 words of 2-4 characters held by at least 5 posts, one character replaced by
   a homophone (a character whose own reading is the syllable the word has there, as an input
-  method offers it) so that no post holds the result: the share whose suggestion is the word (>= 90%);
-  and 300 such words typed correctly: the share with no suggestion (>= 98%);
+  method offers it) so that no post holds the result: the share whose suggestion is the word
+  (>= 90%); and 300 such words typed correctly: the share with no suggestion (>= 98%);
 - suggest: p95 of ``SearchIndex.suggest`` over Han and pinyin prefixes (< 10 ms), against a
   search of the same text in the same run;
 - user words: 10 words added to the index by ``--user-dict`` (strings of 4-6 characters held
