@@ -253,6 +253,44 @@ def test_keyboard_navigation(tab: Watched, server: Server) -> None:
     assert FIRST.split("/")[1] in page.url
 
 
+def test_suggestions_as_you_type_and_did_you_mean(tab: Watched, server: Server) -> None:
+    page = tab.page
+    page.goto(server.url + "/")
+    box = page.locator("#q")
+    box.press_sequentially("gongxinb", delay=60)
+    options = page.locator("#suggestions li")
+    options.first.wait_for()
+    expected = [
+        s["text"] for s in server.json("/api/suggest", q="gongxinb", limit=8)["suggestions"]
+    ]
+    assert expected[0] == "工信部"
+    assert [t.strip() for t in page.locator("#suggestions li .text").all_inner_texts()] == expected
+    assert box.get_attribute("aria-expanded") == "true"
+    page.keyboard.press("ArrowDown")
+    assert options.first.get_attribute("aria-selected") == "true"
+    assert box.get_attribute("aria-activedescendant") == "suggestion-0"
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"\?q=%E5%B7%A5%E4%BF%A1%E9%83%A8$"))
+    assert box.input_value() == "工信部"
+    assert page.locator("#suggestions").is_hidden()
+    page.locator("#results .hit").first.wait_for()
+    assert "工信部" in page.locator("#results .hit").first.locator("mark").all_inner_texts()
+    # Escape closes them; a typo offers its variant as a link, never searched instead.
+    box.fill("")
+    box.press_sequentially("工信", delay=60)
+    options.first.wait_for()
+    page.keyboard.press("Escape")
+    assert page.locator("#suggestions").is_hidden()
+    wanted = server.json("/api/search", q="工信不")["suggestion"]
+    assert wanted
+    page.goto(server.url + "/?q=%E5%B7%A5%E4%BF%A1%E4%B8%8D")
+    offer = page.locator("#did-you-mean")
+    assert "您是不是要找" in offer.inner_text() and offer.locator("a").inner_text() == wanted
+    assert box.input_value() == "工信不"
+    offer.locator("a").click()
+    page.wait_for_url(re.compile(r"\?q=%E5%B7%A5%E4%BF%A1%E9%83%A8$"))
+
+
 def test_readable_on_a_phone(chromium: Any, server: Server) -> None:
     page = chromium.new_page()
     try:

@@ -215,3 +215,18 @@ def test_the_command_line_turns_pinyin_off(bundled_index: Path) -> None:
     on = search("gongxinbu")
     assert on["total"] and {h["match"] for h in on["hits"]} == {"pinyin"}  # type: ignore[index,union-attr]
     assert search("gongxinbu", "--no-pinyin")["total"] == 0
+
+
+def test_a_cold_command_line_search_never_imports_pypinyin(bundled_index: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "newsearch", "search", "gongxinbu"]
+        + ["--index", str(bundled_index), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["total"] > 0
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "newsearch.engine" in imported  # the report lists what was imported
+    assert not {m for m in imported if m.split(".")[0] == "pypinyin"}

@@ -77,7 +77,10 @@ def test_synonyms_are_kept_with_the_index_and_need_no_rebuild(corpus: Path, tmp_
         assert "工业和信息化部" in {full.snippet[s:e] for s, e in full.highlights}
         # The other way round, too; and off for one search, or replaced by others.
         assert "b-short.md" in {h.path for h in ix.search("工业和信息化部")}
-        assert {h.path for h in ix.search("工信部", synonyms=False)} == {"b-short.md", "d-gongxin.md"}
+        assert {h.path for h in ix.search("工信部", synonyms=False)} == {
+            "b-short.md",
+            "d-gongxin.md",
+        }
         other = ix.search("财政部", synonyms=[["财政部", "工信部"]])
         assert {h.match for h in other if h.path != "c-other.md"} == {"synonym"}
     # Still there after an update that re-reads the corpus; --no-synonyms drops them.

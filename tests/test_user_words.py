@@ -95,7 +95,9 @@ def test_only_the_posts_with_changed_words_are_redone_and_the_index_equals_a_reb
 
     # Another dictionary: one word removed, one with another frequency (0: never one word),
     # one added; again only the posts that hold them, again the same as a rebuild.
-    ud.write_text("电视电话会议 100000 n\n稳住经济大盘 0\n产业链供应链 100000 n\n", encoding="utf-8")
+    ud.write_text(
+        "电视电话会议 100000 n\n稳住经济大盘 0\n产业链供应链 100000 n\n", encoding="utf-8"
+    )
     again = build(corpus, index, user_dict=ud)
     redo = {"中小微企业", "新能源汽车", "稳住经济大盘", "产业链供应链"}
     assert set(again.user_dict_words or ()) == redo
