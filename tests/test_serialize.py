@@ -103,6 +103,7 @@ def test_the_openapi_schemas_are_the_serialised_fields() -> None:
     ) - {
         "facets",
         "terms",
+        "suggestion",
     }
     assert schemas["SearchResults"]["properties"]["hits"]["items"] == {
         "$ref": "#/components/schemas/Hit"
