@@ -21,10 +21,10 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "build_index": "indexer",
-    "Progress": "indexer",
+    "Progress": "models",
     "open_index": "engine",
     "SearchIndex": "engine",
-    "IndexInfo": "engine",
+    "IndexInfo": "models",
     "check_index": "store.check",
     "CheckReport": "models",
     "CheckProblem": "models",
@@ -106,7 +106,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .corpus import read_corpus, read_post
-    from .engine import IndexInfo, SearchIndex, open_index
+    from .engine import SearchIndex, open_index
     from .errors import (
         ArgumentTypeError,
         BuildError,
@@ -124,15 +124,17 @@ if TYPE_CHECKING:
         QueryError,
         RebuildRequiredError,
     )
-    from .indexer import Progress, build_index
+    from .indexer import build_index
     from .models import (
         CheckProblem,
         CheckReport,
         Explanation,
         Hit,
+        IndexInfo,
         IndexReport,
         Post,
         Problem,
+        Progress,
         ReadResult,
         SearchResults,
     )

@@ -22,7 +22,6 @@ How a text becomes terms
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import sys
 import unicodedata
@@ -128,10 +127,6 @@ class Normalizer:
     def __call__(self, text: str) -> str:
         return text.translate(self._translate)
 
-    def digest(self) -> str:
-        data = json.dumps(sorted(self.table.items()), separators=(",", ":")).encode()
-        return hashlib.sha256(data).hexdigest()[:16]
-
 
 @lru_cache(maxsize=1)
 def default_normalizer() -> Normalizer:
@@ -143,8 +138,6 @@ def default_normalizer() -> Normalizer:
 
 class Segmenter:
     """jieba's precise mode and its dictionary, for cutting Han runs into words."""
-
-    name = "jieba"
 
     def cut(self, run: str) -> list[str]:
         raise NotImplementedError
@@ -432,7 +425,7 @@ class Analyzer:
         self._user_dict = settings.user_dict
         self._prefer_fast = prefer_fast
         self._segmenter: Segmenter | None = None
-        self._bigrams: frozenset[str] | None = None
+        self._short_word_set: frozenset[str] | None = None
 
     @property
     def segmenter(self) -> Segmenter:
@@ -442,7 +435,8 @@ class Analyzer:
             self._segmenter = make_segmenter(self._user_dict, self._prefer_fast)
         return self._segmenter
 
-    # The units of a normalised text: (kind, text, start) with kind 0 = Han run, 1 = single token.
+    # The units of a normalised text: (han, text, start), han True for a Han run, False for a
+    # single token.
     def _units(self, norm: str) -> Iterator[tuple[bool, str, int]]:
         for m in _UNIT_RE.finditer(norm):
             han = m.group(1)
@@ -584,9 +578,9 @@ class Analyzer:
 
     @property
     def _short_words(self) -> frozenset[str]:
-        if self._bigrams is None:
-            self._bigrams = self.segmenter.short_words()
-        return self._bigrams
+        if self._short_word_set is None:
+            self._short_word_set = self.segmenter.short_words()
+        return self._short_word_set
 
     def is_word(self, text: str) -> bool:
         """Whether ``text`` (normalised) is a word of the segmenter's dictionary."""

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import PurePath
-from typing import Any
+from typing import Any, cast
 
 from .errors import ArgumentTypeError, InvalidArgumentError
 
@@ -119,7 +119,7 @@ def callback(value: Any, name: str) -> Callable[..., Any] | None:
     """None or something to call."""
     if value is not None and not callable(value):
         raise ArgumentTypeError(f"{name} must be callable or None, not {_kind(value)}")
-    return value
+    return cast("Callable[..., Any] | None", value)
 
 
 def timezone(value: Any, name: str = "timezone") -> str:

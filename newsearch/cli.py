@@ -14,15 +14,25 @@ from typing import TYPE_CHECKING, Any, Literal
 import click
 
 from . import __version__
+from .models import MATCH_PINYIN, MATCH_SOME, MATCH_SYNONYM, SORTS
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from rich.console import Console
 
-    from .engine import IndexInfo, SearchIndex
-    from .indexer import Progress
-    from .models import CheckReport, Explanation, Hit, IndexReport, Post, SearchResults
+    from .engine import SearchIndex
+    from .models import (
+        CheckReport,
+        Explanation,
+        Hit,
+        IndexInfo,
+        IndexReport,
+        Post,
+        Progress,
+        SearchResults,
+        Sort,
+    )
 
 #: Exit code of an error that is a bug, not a bad input.
 UNEXPECTED_EXIT = 1
@@ -746,7 +756,7 @@ def render_report(
 @click.option("--until", metavar="DATE", help="Only posts up to DATE (included), same forms.")
 @click.option(
     "--sort",
-    type=click.Choice(["relevance", "newest", "oldest"]),
+    type=click.Choice(SORTS),
     default="relevance",
     show_default=True,
     help="Order of the results.",
@@ -795,7 +805,7 @@ def search(
     tags: tuple[str, ...],
     since: str | None,
     until: str | None,
-    sort: str,
+    sort: Sort,
     limit: int,
     page: int,
     facets: bool,
@@ -898,7 +908,7 @@ def hit_lines(hit: Hit, *, match: bool = True) -> list[list[Seg]]:
         meta.append(", ".join(hit.categories))
     if hit.tags:
         meta.append(" ".join("#" + t for t in hit.tags))
-    if match and hit.match in ("some words", "pinyin", "synonym"):
+    if match and hit.match in (MATCH_SOME, MATCH_PINYIN, MATCH_SYNONYM):
         meta.append(hit.match)
     lines.append([(visible(" · ".join(meta), one_line=True), "meta")])
     if hit.snippet:

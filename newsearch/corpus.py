@@ -39,6 +39,7 @@ Decisions, for the cases the Jekyll format leaves open:
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import html as _html
 import os
@@ -502,7 +503,7 @@ def _os_reason(exc: OSError) -> str:
 
 
 def _link_reason(exc: OSError) -> str:
-    if exc.errno == 40:  # ELOOP
+    if exc.errno == errno.ELOOP:
         return "symbolic link loop"
     if isinstance(exc, FileNotFoundError):
         return "broken symbolic link"
@@ -847,7 +848,8 @@ class _FrontMatterLoader(_BaseLoader):
         # other scalar is text (dates are parsed here, ``title: 2022`` stays "2022").
         if kind is yaml.ScalarNode:
             return _NULL_TAG if implicit[0] and value in _NULLS else _STR_TAG
-        return super().resolve(kind, value, implicit)
+        # (types-PyYAML leaves Resolver.resolve unannotated)
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
 
 
 def _load_yaml(text: str) -> Any:

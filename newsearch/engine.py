@@ -12,7 +12,6 @@ import stat
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -23,7 +22,18 @@ from .errors import IndexClosedError, IndexNotFoundError, PostNotFoundError, Que
 from .highlight import HighlightQuery, find_spans, make_snippet
 from .lexicon import Lexicon
 from .matching import Matcher, Selection
-from .models import Explanation, Hit, Post, SearchResults, Suggestions
+from .models import (
+    MATCH_FILTER,
+    MATCH_SIMILAR,
+    Explanation,
+    Hit,
+    IndexInfo,
+    MatchKind,
+    Post,
+    SearchResults,
+    Sort,
+    Suggestions,
+)
 from .passages import Passages
 from .query import (
     CATEGORY,
@@ -35,7 +45,7 @@ from .query import (
     parse_date_bound,
     parse_query,
 )
-from .ranking import MATCH_FILTER, MATCH_SIMILAR, Ranker, key_terms, similar_posts, sort_by_date
+from .ranking import Ranker, key_terms, similar_posts, sort_by_date
 from .schema import NO_DATE, keyword_term, month_label
 from .store import Snapshot
 from .suggest import complete, did_you_mean
@@ -44,26 +54,6 @@ from .synonyms import SynonymMap, check_groups
 #: A query uses its first this many distinct keywords, OR alternatives included (and as many
 #: exclusions).
 MAX_KEYWORDS = 32
-
-
-@dataclass(frozen=True)
-class IndexInfo:
-    """What ``newsearch info`` shows."""
-
-    path: str
-    posts: int
-    segments: int
-    size_bytes: int
-    first_date: datetime | None
-    last_date: datetime | None
-    categories: dict[str, int]
-    tags: dict[str, int]
-    timezone: str
-    analysis: dict[str, object]
-    generation: int
-    #: How the corpus folder was read: "jekyll site" or "folder of posts"; drafts included?
-    mode: str = "folder of posts"
-    drafts: bool = False
 
 
 def open_index(index_dir: str | os.PathLike[str] = "index") -> SearchIndex:
@@ -150,7 +140,7 @@ class SearchIndex:
         tags: Iterable[str] | None = None,
         since: str | date | datetime | None = None,
         until: str | date | datetime | None = None,
-        sort: str = "relevance",
+        sort: Sort = "relevance",
         facets: bool = False,
         explain: bool = False,
         pinyin: bool = True,
@@ -213,7 +203,7 @@ class SearchIndex:
         tags: list[str],
         start: datetime | None,
         stop: datetime | None,
-        sort: str,
+        sort: Sort,
         facets: bool,
         explain: bool = False,
         pinyin: bool = True,
@@ -302,7 +292,7 @@ class SearchIndex:
         score: float,
         hq: HighlightQuery,
         rank: int,
-        match: str,
+        match: MatchKind,
         explanation: Explanation | None = None,
     ) -> Hit:
         # A long text is not read whole: its snippet comes from the piece around the best

@@ -23,6 +23,7 @@ ELLIPSIS = "…"
 _SENTENCE_END = re.compile(r"[。！？；…!?;]+[”’」』)）]*|\.(?=\s)|\n+")
 #: Places inside a long sentence where a cut reads well.
 _SOFT_BREAK = re.compile(r"[，、：,:\s]")
+#: Runs of white space, folded to one space in a snippet that spans lines.
 _SPACES = re.compile(r"\s+")
 #: Where a window that must lose text at its start may begin: after a break or a sentence end.
 _CUT = re.compile(r"[，、：,:。！？；…!?;\s]")
@@ -278,8 +279,6 @@ def _cut_long(text: str, start: int, end: int, focus: int, max_len: int) -> tupl
         m = m_
     if m is not None and focus - m.end() < max_len // 2:
         lo = m.end()
-    elif lo > start:
-        lo = max(start, lo)
     hi = min(end, lo + max_len)
     if hi < end:
         cut = None

@@ -20,7 +20,6 @@ import signal
 import stat
 import sys
 import time
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -36,9 +35,8 @@ from .errors import (
     NotAnIndexError,
     RebuildRequiredError,
 )
-from .models import IndexReport, Problem
+from .models import IndexReport, Problem, Progress, ProgressCallback
 from .schema import (
-    SCHEMA_VERSION,
     FileState,
     IndexSettings,
     NewsearchSchema,
@@ -57,26 +55,10 @@ PROGRESS_EVERY = 25
 
 
 @dataclass(frozen=True)
-class Progress:
-    """Where a build is: posts and bytes done of those that need indexing."""
+class _Job(corpus.PostFile):
+    """A post file to index, with the content hash of its document in the index (None if new)."""
 
-    phase: str
-    done: int
-    total: int
-    bytes_done: int = 0
-    bytes_total: int = 0
-
-
-ProgressCallback = Callable[[Progress], None]
-
-
-@dataclass(frozen=True)
-class _Job:
-    path: str
-    abspath: str
-    size: int
-    mtime_ns: int
-    old_sha1: str | None
+    old_sha1: str | None = None
 
 
 @dataclass
@@ -91,6 +73,11 @@ class _BatchResult:
     skipped: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+
+    def fail(self, path: str, reason: str) -> None:
+        self.failed.append(path)
+        self.problems.append(Problem(path, reason))
+
     text_bytes: int = 0
 
 
@@ -164,8 +151,7 @@ def _index_batch(batch: int, jobs: list[_Job]) -> _BatchResult:
             try:
                 data = corpus.read_bytes(job.abspath)
             except corpus.PostError as exc:
-                result.failed.append(job.path)
-                result.problems.append(Problem(job.path, str(exc)))
+                result.fail(job.path, str(exc))
                 continue
             if _changed_since_found(job):
                 result.warnings.append(Problem(job.path, CHANGED_WHILE_READ))
@@ -178,15 +164,11 @@ def _index_batch(batch: int, jobs: list[_Job]) -> _BatchResult:
                 result.skipped.append(job.path)
                 continue
             except corpus.PostError as exc:
-                result.failed.append(job.path)
-                result.problems.append(Problem(job.path, str(exc)))
+                result.fail(job.path, str(exc))
                 continue
             except Exception as exc:  # a bug must not cost the other posts
-                result.failed.append(job.path)
-                result.problems.append(
-                    Problem(
-                        job.path, f"unexpected error while reading: {type(exc).__name__}: {exc}"
-                    )
+                result.fail(
+                    job.path, f"unexpected error while reading: {type(exc).__name__}: {exc}"
                 )
                 continue
             del data  # a long post: its bytes are not needed while it is analysed
@@ -458,69 +440,69 @@ def _build(
         jobs_list.append(_Job(f.path, f.abspath, f.size, f.mtime_ns, old[1].sha1 if old else None))
     removed_paths = [p for p in indexed if p not in seen]
 
-    report = _Run(storage, folder, schema, segments, generation, indexed, progress)
-    report.redo = redo
-    report.corpus_root = corpus_root
-    report.index_id = index_id
+    run = _Run(storage, folder, schema, segments, generation, indexed, progress)
+    run.redo = redo
+    run.corpus_root = corpus_root
+    run.index_id = index_id
     # A rebuild is written beside the old index and replaces it in one commit, at the end: until
     # then searches see the old index, and a build killed before leaves it whole.
-    report.private = rebuild
-    report.committed = (toc.generation, list(toc.segments)) if toc is not None else None
-    report.problems.extend(problems)
-    report.unchanged = unchanged
+    run.private = rebuild
+    run.committed = (toc.generation, list(toc.segments)) if toc is not None else None
+    run.problems.extend(problems)
+    run.unchanged = unchanged
     # A path that failed discovery is not readable now: it leaves the index like a deleted file.
-    report.delete(removed_paths)
-    report.removed = len(removed_paths)
+    run.delete(removed_paths)
+    run.removed = len(removed_paths)
 
     batches = _batches(jobs_list, jobs)
     total_bytes = sum(j.size for j in jobs_list)
     try:
-        report.announce(Progress("index", 0, len(jobs_list), 0, total_bytes))
+        run.announce(Progress("index", 0, len(jobs_list), 0, total_bytes))
         if batches:
             if jobs == 1 or len(batches) == 1:
-                _run_serial(report, batches, folder, schema, site)
+                _run_serial(run, batches, folder, schema, site)
             else:
-                _run_parallel(report, batches, folder, schema, jobs, site)
+                _run_parallel(run, batches, folder, schema, jobs, site)
         if (
-            report.pending_deletions
+            run.pending_deletions
             or (toc is None or rebuild or settings_changed)
-            and not report.commits
+            and not run.commits
         ):
-            report.commit(None)
-        to_merge = _merge_policy(report.segments, optimize)
+            run.commit(None)
+        to_merge = _merge_policy(run.segments, optimize)
         if to_merge:
-            report.announce(Progress("merge", 0, len(to_merge)))
-            report.merge(to_merge)
-        report.publish()
+            run.announce(Progress("merge", 0, len(to_merge)))
+            run.merge(to_merge)
+        run.publish()
     except BaseException as exc:
         # Nothing of this build is left but its commits: its other files go now (no worker
         # writes any more), and a full disk or an I/O error says what the index still holds.
-        report.remove_partial_files()
+        run.remove_partial_files()
         if isinstance(exc, IndexWriteError):
-            raise IndexWriteError(f"{exc}; {report.what_is_kept()}") from exc
+            raise IndexWriteError(f"{exc}; {run.what_is_kept()}") from exc
         raise
     store.ensure_marker(folder)
-    report.announce(Progress("done", len(jobs_list), len(jobs_list), total_bytes, total_bytes))
-    store.clean_up(storage, folder, *report.committed_state())
+    run.announce(Progress("done", len(jobs_list), len(jobs_list), total_bytes, total_bytes))
+    store.clean_up(storage, folder, *run.committed_state())
 
     return IndexReport(
         corpus=corpus_root,
         index=folder,
-        added=report.added,
-        updated=report.updated,
-        removed=report.removed,
-        unchanged=report.unchanged + report.touched,
-        problems=tuple(sorted(report.problems, key=lambda p: p.path)),
-        warnings=tuple(sorted(report.warnings, key=lambda p: p.path)),
-        total=sum(s.doc_count() for s in report.segments),
+        added=run.added,
+        updated=run.updated,
+        removed=run.removed,
+        unchanged=run.unchanged + run.touched,
+        problems=tuple(sorted(run.problems, key=lambda p: p.path)),
+        warnings=tuple(sorted(run.warnings, key=lambda p: p.path)),
+        total=sum(s.doc_count() for s in run.segments),
         seconds=time.perf_counter() - started,
-        text_bytes=report.text_bytes,
+        text_bytes=run.text_bytes,
         file_bytes=total_bytes,
         jobs=jobs,
         rebuilt=rebuild,
         rebuild_reason=reason,
         user_dict_words=dict_update.words if dict_update is not None else None,
-        reanalysed=report.reanalysed,
+        reanalysed=run.reanalysed,
         settings_changed=tuple(notes),
     )
 
@@ -559,13 +541,8 @@ def _merge_policy(segments: list[Any], optimize: bool) -> list[Any]:
 
 
 def _check_settings(settings: IndexSettings, timezone: str | None) -> None:
-    from .analysis import ANALYSIS_VERSION
-
-    if settings.schema_version != SCHEMA_VERSION or settings.analysis.version != ANALYSIS_VERSION:
-        raise RebuildRequiredError(
-            "the index was built by another newsearch version; rebuild it with: "
-            "newsearch index --rebuild"
-        )
+    # (The versions of the index format and of the analysis were checked when its commit was
+    # read: store.read_commit asks for a rebuild.)
     if timezone and validate_timezone(timezone) != settings.timezone:
         raise RebuildRequiredError(
             f"the index was built for time zone {settings.timezone}; to use {timezone}, rebuild "

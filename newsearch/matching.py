@@ -15,7 +15,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 from .alternatives import Alternative, expand
 from .analysis import _ALNUM_CHAR as _ALNUM_CLASS
@@ -46,12 +46,16 @@ _ALNUM_CHAR = re.compile(f"{_ALNUM_CLASS}|\\.")
 #: that other edges of the way already narrowed (its postings cost more than checking them).
 _BIG_EDGE = 64
 
+K = TypeVar("K")
+V = TypeVar("V")
 
-def _remember(cache: dict[Any, Any], key: tuple[Any, ...], limit: int, make: Any) -> Any:
-    """``make(*key)``, kept in ``cache``; the cache starts afresh when it holds ``limit`` values."""
+
+def _remember(cache: dict[K, V], key: K, limit: int, make: Callable[[], V]) -> V:
+    """``make()``, kept in ``cache`` under ``key``; the cache starts afresh when it holds ``limit``
+    values."""
     hit = cache.get(key)
     if hit is None:
-        hit = make(*key)
+        hit = make()
         if len(cache) >= limit:
             cache.clear()
         cache[key] = hit
@@ -285,7 +289,9 @@ class Matcher:
         """
         if not piece:
             return _NO_LITERAL
-        return _remember(self._literal_cache, (field, piece), 512, self._literal)
+        return _remember(
+            self._literal_cache, (field, piece), 512, lambda: self._literal(field, piece)
+        )
 
     def literal_docs(self, field: str, piece: str) -> frozenset[int]:
         """Exactly the posts whose ``field`` contains ``piece``."""
@@ -472,7 +478,7 @@ class Matcher:
             self._token_strings,
             (doc, field),
             256,
-            lambda d, f: self.piece(self.snap.stored(d).get(f) or ""),
+            lambda: self.piece(self.snap.stored(doc).get(field) or ""),
         )
 
     # --- words ---------------------------------------------------------------------------------

@@ -1,13 +1,42 @@
 """Plain records that travel between the steps: posts, problems, hits, results, reports.
 
 All are frozen dataclasses holding only plain Python values; nothing here holds an open file.
+The closed sets of words they use (sort orders, how a hit matched, build phases) are ``Literal``
+types, so that a misspelt one fails type-checking.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Final, Literal, TypeGuard, get_args
+
+#: The orders a search can sort its hits in.
+Sort = Literal["relevance", "newest", "oldest"]
+SORTS: Final[tuple[Sort, ...]] = get_args(Sort)
+
+
+def is_sort(value: object) -> TypeGuard[Sort]:
+    return value in SORTS
+
+
+#: How a post matched: the query's literal text, all its words, some of them, a Latin keyword's
+#: pinyin reading, a synonym of a keyword, filters only (no text query), or likeness to another
+#: post (``SearchIndex.similar``).
+MatchKind = Literal["literal", "all words", "some words", "pinyin", "synonym", "filter", "similar"]
+MATCH_LITERAL: Final = "literal"
+MATCH_ALL: Final = "all words"
+MATCH_SOME: Final = "some words"
+MATCH_PINYIN: Final = "pinyin"
+MATCH_SYNONYM: Final = "synonym"
+MATCH_FILTER: Final = "filter"
+MATCH_SIMILAR: Final = "similar"
+
+#: What a build is doing when it reports progress.
+Phase = Literal["index", "merge", "done"]
+#: How a corpus folder was read.
+ReadingMode = Literal["jekyll site", "folder of posts"]
 
 
 @dataclass(frozen=True)
@@ -126,10 +155,8 @@ class Hit:
     #: Highlight offsets into ``title``.
     title_highlights: tuple[tuple[int, int], ...] = ()
     rank: int = 0
-    #: How the post matched: "literal", "all words", "some words", "pinyin" (a Latin keyword's
-    #: pinyin reading), "synonym", "filter" (no text query), or "similar" (from
-    #: ``SearchIndex.similar``).
-    match: str = ""
+    #: How the post matched (see ``MatchKind``).
+    match: MatchKind | Literal[""] = ""
     #: The parts of ``score``, when the search asked for them (``explain=True``).
     explain: Explanation | None = None
 
@@ -188,6 +215,40 @@ class Suggestions:
 
     def __len__(self) -> int:
         return len(self.suggestions)
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What ``newsearch info`` shows."""
+
+    path: str
+    posts: int
+    segments: int
+    size_bytes: int
+    first_date: datetime | None
+    last_date: datetime | None
+    categories: dict[str, int]
+    tags: dict[str, int]
+    timezone: str
+    analysis: dict[str, object]
+    generation: int
+    #: How the corpus folder was read; drafts included?
+    mode: ReadingMode = "folder of posts"
+    drafts: bool = False
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a build is: posts and bytes done of those that need indexing."""
+
+    phase: Phase
+    done: int
+    total: int
+    bytes_done: int = 0
+    bytes_total: int = 0
+
+
+ProgressCallback = Callable[[Progress], None]
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,15 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import Final, Literal
 
 from .dates import corpus_zone
 from .errors import QueryError
+from .models import SORTS, Sort, is_sort
 
 #: Quote pairs a Chinese keyboard produces as well as ASCII double quotes.
 _QUOTES = {'"': '"', "“": "”", "”": "”", "「": "」", "『": "』", "＂": "＂"}
-_FIELDS = {
+_FIELDS: dict[str, ClauseKind] = {
     "title": "title",
     "category": "category",
     "cat": "category",
@@ -29,15 +31,20 @@ _FIELD_RE = re.compile(r"^([A-Za-z\u4e00-\u9fff]+)[:：](.*)$", re.S)
 _SPACE = re.compile(r"\s+")
 
 #: Clause kinds. ``text`` ranks by words and literal matches; the others must match.
-TEXT, PHRASE, TITLE, CATEGORY, TAG = "text", "phrase", "title", "category", "tag"
-REQUIRED_KINDS = frozenset({PHRASE, TITLE, CATEGORY, TAG})
+ClauseKind = Literal["text", "phrase", "title", "category", "tag"]
+TEXT: Final = "text"
+PHRASE: Final = "phrase"
+TITLE: Final = "title"
+CATEGORY: Final = "category"
+TAG: Final = "tag"
+REQUIRED_KINDS: frozenset[ClauseKind] = frozenset({PHRASE, TITLE, CATEGORY, TAG})
 
 
 @dataclass(frozen=True)
 class Clause:
     """One piece of a query: what to look for and how."""
 
-    kind: str
+    kind: ClauseKind
     text: str
 
 
@@ -51,9 +58,6 @@ class ParsedQuery:
     @property
     def clauses(self) -> tuple[Clause, ...]:
         return tuple(c for g in self.groups for c in g)
-
-    def is_empty(self) -> bool:
-        return not self.groups and not self.excluded
 
 
 def parse_query(text: str) -> ParsedQuery:
@@ -160,7 +164,6 @@ def _split(text: str) -> list[tuple[str, bool]]:
 
 # --- options -----------------------------------------------------------------------------------
 
-SORTS = ("relevance", "newest", "oldest")
 _DATE_RE = re.compile(r"^\s*(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?\s*$")
 
 
@@ -199,7 +202,7 @@ def parse_date_bound(
     return datetime.combine(last, time.max, tz) if end else datetime.combine(first, time.min, tz)
 
 
-def check_sort(sort: str) -> str:
-    if sort not in SORTS:
+def check_sort(sort: str) -> Sort:
+    if not is_sort(sort):
         raise QueryError(f"unknown sort order {sort!r}: use one of {', '.join(SORTS)}")
     return sort

@@ -34,7 +34,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .models import Explanation
+from .models import (
+    MATCH_ALL,
+    MATCH_LITERAL,
+    MATCH_PINYIN,
+    MATCH_SOME,
+    MATCH_SYNONYM,
+    Explanation,
+    MatchKind,
+)
 from .schema import NO_DATE, SUB_FIELDS
 from .store import Snapshot
 
@@ -64,9 +72,6 @@ INITIALS_WEIGHT = 0.6
 #: A synonym of a keyword is worth this share of the keyword itself (see _synonym_factor).
 SYNONYM_WEIGHT = 0.8
 
-MATCH_LITERAL, MATCH_ALL, MATCH_SOME, MATCH_FILTER = "literal", "all words", "some words", "filter"
-MATCH_SIMILAR = "similar"
-MATCH_PINYIN, MATCH_SYNONYM = "pinyin", "synonym"
 
 #: Chinese function words: they carry the grammar of a question, not its subject. The list is
 #: the common members of the closed word classes of Mandarin grammar (the classes r, p, c, u, y
@@ -692,7 +697,7 @@ class Ranker:
 
     # match kinds and explanations ----------------------------------------------------------
 
-    def match_kind(self, d: int) -> str:
+    def match_kind(self, d: int) -> MatchKind:
         kws = self.model.keywords
         if not kws:
             # Phrases and title: clauses only: literal when each holds the post literally.

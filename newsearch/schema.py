@@ -11,13 +11,13 @@ import sys
 from array import array
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from whoosh import columns, fields, formats
 
 from .analysis import AnalysisSettings, Analyzer, TermCounts
 from .dates import corpus_zone, from_timestamp, in_zone, iso_text, timestamp
-from .models import Post
+from .models import Post, ReadingMode
 
 #: Bump when the fields or their encoding change: older indexes must then be rebuilt.
 SCHEMA_VERSION = 5
@@ -44,7 +44,8 @@ class OrdinalPositions(formats.Positions):
         return len(valuestring) // 4
 
     def decode_weight(self, valuestring: bytes) -> float:
-        return len(valuestring) // 4 * self.field_boost
+        boost: float = self.field_boost
+        return len(valuestring) // 4 * boost
 
     def decode_position_boosts(self, valuestring: bytes) -> list[tuple[int, float]]:
         return [(p, 1.0) for p in decode_positions(valuestring)]
@@ -121,7 +122,6 @@ class IndexSettings:
 
     analysis: AnalysisSettings
     timezone: str
-    schema_version: int = SCHEMA_VERSION
     #: How the corpus folder is read: ``mode`` ("jekyll site" or "folder of posts"), the site's
     #: ``permalink`` and ``drafts``. An index of an older newsearch has none: a folder of posts.
     reading: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
@@ -129,8 +129,8 @@ class IndexSettings:
     synonyms: tuple[tuple[str, ...], ...] = ()
 
     @property
-    def reading_mode(self) -> str:
-        return str(self.reading.get("mode") or "folder of posts")
+    def reading_mode(self) -> ReadingMode:
+        return cast(ReadingMode, str(self.reading.get("mode") or "folder of posts"))
 
     @property
     def drafts(self) -> bool:
@@ -139,7 +139,8 @@ class IndexSettings:
     def to_dict(self) -> dict[str, Any]:
         a = self.analysis
         return {
-            "schema_version": self.schema_version,
+            # Kept for the index format; the version read is the schema's (``newsearch_version``).
+            "schema_version": SCHEMA_VERSION,
             "analysis_version": a.version,
             "segmenter": a.segmenter,
             "table": dict(a.table),
@@ -162,7 +163,6 @@ class IndexSettings:
         return cls(
             analysis,
             str(d.get("timezone", "")),
-            int(d.get("schema_version", 0)),
             dict(reading) if isinstance(reading, dict) else {},
             tuple(tuple(str(t) for t in g) for g in synonyms if isinstance(g, list | tuple)),
         )

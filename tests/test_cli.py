@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from newsearch import build_index
 from newsearch.cli import PlainWriter, ProgressBar, cells, cli, marked, render_report, visible
-from newsearch.indexer import Progress
+from newsearch.models import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

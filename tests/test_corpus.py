@@ -1067,7 +1067,8 @@ def test_site_timezone(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_corpus_module_keeps_to_its_room() -> None:
-    # The package's __init__ imports the engine (and Whoosh) on purpose; load corpus.py on its own.
+    # What reading posts loads by itself: corpus.py with a bare package, so that nothing the
+    # package's __init__ might load is counted.
     code = (
         "import sys, types; package = types.ModuleType('newsearch');"
         f" package.__path__ = [{str(Path(corpus.__file__).parent)!r}];"

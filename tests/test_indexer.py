@@ -23,8 +23,8 @@ from newsearch.errors import (
     PostNotFoundError,
     RebuildRequiredError,
 )
-from newsearch.indexer import Progress, build_index
-from newsearch.models import IndexReport
+from newsearch.indexer import build_index
+from newsearch.models import IndexReport, Progress
 
 
 def fruit_corpus(folder: Path) -> None:

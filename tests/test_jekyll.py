@@ -20,7 +20,7 @@ from helpers import build
 from newsearch import indexer, open_index, read_corpus
 from newsearch.cli import cli
 from newsearch.corpus import FOLDER_MODE, SITE_MODE, Site, discover, read_site
-from newsearch.indexer import Progress
+from newsearch.models import Progress
 
 CONFIG = """\
 title: 测试站

@@ -8,8 +8,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from newsearch import serialize
-from newsearch.engine import IndexInfo
-from newsearch.models import Hit, Post, SearchResults
+from newsearch.models import Hit, IndexInfo, Post, SearchResults
 from newsearch.serve.openapi import dataclass_schema, document
 
 TZ = timezone(timedelta(hours=8))

@@ -403,36 +403,6 @@ def test_search_does_not_load_the_web_stack(site: tuple[Path, Path]) -> None:
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_only_the_serve_code_imports_the_web_stack() -> None:
-    import ast
-
-    package = Path(__file__).resolve().parents[1] / "newsearch"
-    allowed = {
-        "starlette": "serve",
-        "uvicorn": "serve",
-        "jinja2": "serve",
-        "markupsafe": "serve",
-        "watchfiles": ("serve", "watch.py"),
-    }
-    found: dict[str, set[str]] = {}
-    for file in package.rglob("*.py"):
-        rel = file.relative_to(package).as_posix()
-        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            for name in names:
-                top = name.split(".")[0]
-                if top in allowed:
-                    found.setdefault(top, set()).add(rel)
-    assert found.get("starlette") and found.get("watchfiles")
-    for top, files in found.items():
-        for rel in files:
-            assert rel.startswith(allowed[top]), f"{rel} imports {top}"
-
-
 def test_a_port_in_use_is_one_line(server: Server) -> None:
     port = server.url.rsplit(":", 1)[1]
     for workers in ("1", "2"):

@@ -15,8 +15,7 @@ from typing import Any
 
 from .. import __version__, serialize
 from ..engine import IndexInfo
-from ..models import Post, SearchResults, Suggestions
-from ..query import SORTS
+from ..models import SORTS, Post, SearchResults, Suggestions
 from . import params as P
 
 DESCRIPTIONS: dict[str, dict[str, str]] = {

@@ -183,7 +183,7 @@ def page_numbers(page: int, pages: int) -> list[int | None]:
     wanted = {1, pages, *range(page - 2, page + 3)}
     out: list[int | None] = []
     for n in sorted(p for p in wanted if 1 <= p <= pages):
-        if out and out[-1] is not None and n - out[-1] > 1:  # type: ignore[operator]
+        if out and out[-1] is not None and n - out[-1] > 1:
             out.append(None)
         out.append(n)
     return out

@@ -19,7 +19,7 @@ from ..errors import (
     QueryError,
     RebuildRequiredError,
 )
-from ..query import SORTS
+from ..models import SORTS, Sort, is_sort
 
 #: Longest query text accepted, in characters. A query uses its first 32 keywords anyway; this
 #: keeps a request from making the server segment megabytes of text.
@@ -64,7 +64,7 @@ class SearchRequest:
     tags: tuple[str, ...] = ()
     since: str | None = None
     until: str | None = None
-    sort: str = "relevance"
+    sort: Sort = "relevance"
     page: int = 1
     limit: int = 10
     facets: bool = False
@@ -175,7 +175,7 @@ def search_request(
     params = Params(items)
     sort = params.one("sort")
     sort = "relevance" if sort is None else sort
-    if sort not in SORTS:
+    if not is_sort(sort):
         raise BadRequest(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
     return SearchRequest(
         q=text(params, "q", MAX_QUERY) or "",

@@ -14,10 +14,10 @@ import zlib
 from array import array
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from whoosh import columns as wcolumns
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec
@@ -34,6 +34,8 @@ from .folder import storage_for
 from .texts import TEXTS_EXT, LongText, LongTexts, is_long_marker, read_long_texts
 from .toc import latest_generation_in, read_commit
 from .writer import VOCAB_EXT
+
+T = TypeVar("T")
 
 _INT = struct.Struct("!i")
 _LENGTHS = [byte_to_length(b) for b in range(256)]
@@ -185,7 +187,9 @@ class _SegmentFiles:
         try:
             whole = _ViewFile(self.source, 0, self.source.length, "compound directory")
             directory = CompoundStorage(whole, use_mmap=False)
-            self._dir = {name: directory.range(name) for name in directory.list()}
+            self._dir: dict[str, tuple[int, int]] = {
+                name: directory.range(name) for name in directory.list()
+            }
         except BaseException:
             self.source.close()
             raise
@@ -300,7 +304,8 @@ class SegmentView:
         terms = self.reader._terms  # the segment's W3TermsReader
         if fieldname not in terms.indexed_field_names():
             return iter(())
-        return terms.items_from(fieldname, b"")
+        items: Iterator[tuple[tuple[str, bytes], Any]] = terms.items_from(fieldname, b"")
+        return items
 
     def read_postings(self, info: Any, want_values: bool, fieldname: str = "") -> RawPostings:
         """A term's postings with local document numbers, deleted documents included."""
@@ -468,7 +473,7 @@ class Snapshot:
         self._cache: OrderedDict[tuple[str, str, bool], Postings] = OrderedDict()
         self._cache_size = 0
         self._cache_limit = cache_postings
-        self._memo: dict[Any, Any] = {}
+        self._memo: dict[Hashable, object] = {}
         self._lock = threading.RLock()
 
     def _open(self, folder: str) -> None:
@@ -548,11 +553,11 @@ class Snapshot:
 
     # per-document values ------------------------------------------------------------------------
 
-    def memo(self, key: Any, make: Any) -> Any:
+    def memo(self, key: Hashable, make: Callable[[], T]) -> T:
         """A value computed once per snapshot (columns, vocabularies, statistics)."""
         with self._lock:
             if key in self._memo:
-                return self._memo[key]
+                return cast(T, self._memo[key])
         value = make()
         with self._lock:
             self._memo[key] = value

@@ -246,7 +246,8 @@ class LongTexts:
         return damaged(self.folder, self._files.name, f"long texts: {what}")
 
     def read(self, offset: int, length: int) -> bytes:
-        return self._files.read(self.name, offset, length, "long texts")
+        data: bytes = self._files.read(self.name, offset, length, "long texts")
+        return data
 
     def docnums(self) -> list[int]:
         return sorted(self._posts)
