@@ -61,10 +61,32 @@ from newsearch.cli import cli, visible
 from newsearch.errors import IndexNotFoundError
 from newsearch.models import SearchResults
 
-#: A query on a small index answers in milliseconds; this only catches the pathological.
-QUERY_SECONDS = 2.0
+#: Query times are bounded in units of a peer query on the same index, measured in the same run
+#: (the best of five), so that the bounds hold whatever the machine's speed. The peer takes about
+#: 6 ms on this project's machine and an ordinary query a few of them: the bounds (about 2 s and
+#: 15 s there) catch only the pathological.
+PEER_QUERY = "经济 发展 人民 合作"
+QUERY_PEERS = 400
 #: Very long queries (10,000 characters) get more, but still a bound.
-LONG_QUERY_SECONDS = 15.0
+LONG_QUERY_PEERS = 2_500
+_PEER_SECONDS: dict[str, float] = {}
+
+
+def _peer_seconds(ix) -> float:
+    """The time of the peer query on ``ix`` (an open index), measured once per index."""
+    if ix.path not in _PEER_SECONDS:
+        best = float("inf")
+        for _ in range(5):
+            started = time.perf_counter()
+            ix.search(PEER_QUERY)
+            best = min(best, time.perf_counter() - started)
+        _PEER_SECONDS[ix.path] = best
+    return _PEER_SECONDS[ix.path]
+
+
+def _peers(query: str) -> int:
+    return LONG_QUERY_PEERS if len(query) > 100 else QUERY_PEERS
+
 
 # --------------------------------------------------------------------------------------------------
 # 1. Broken posts
@@ -112,6 +134,7 @@ def _check_folder_outcome(
 
 def _check_markers(index: Path, expected: dict[str, tuple[str, str, str]]) -> None:
     with open_index(index) as ix:
+        peer = _peer_seconds(ix)
         for path, (kind, expect, marker) in expected.items():
             if expect != "post":
                 continue
@@ -119,7 +142,8 @@ def _check_markers(index: Path, expected: dict[str, tuple[str, str, str]]) -> No
             res = ix.search(marker, limit=None)
             took = time.perf_counter() - started
             assert [h.path for h in res.hits] == [path], (kind, marker, res)
-            assert took < QUERY_SECONDS * 3, (kind, took)  # a 5 MB post gets some slack
+            # A 5 MB post gets some slack.
+            assert took < QUERY_PEERS * 3 * peer, (kind, took, peer)
 
 
 def _write_all(folder: Path, items: list[tuple[str, str, bytes]], scale: float):
@@ -327,13 +351,14 @@ def _check_results(res: SearchResults, paths: set[str]) -> None:
         assert all(0 <= s < e <= len(h.title) for s, e in h.title_highlights), h
 
 
-def _library_search(ix, query: str, seconds: float) -> None:
+def _library_search(ix, query: str) -> None:
     paths = _paths_of(ix)
+    peer = _peer_seconds(ix)
     started = time.perf_counter()
     res = ix.search(query)
     took = time.perf_counter() - started
     _check_results(res, paths)
-    assert took < seconds, (query[:80], took)
+    assert took < _peers(query) * peer, (query[:80], took, peer)
 
 
 _PATHS: dict[int, set[str]] = {}
@@ -348,27 +373,27 @@ def _paths_of(ix) -> set[str]:
 @settings(max_examples=300, deadline=None)
 @given(query=_SHORT_QUERIES)
 def test_any_short_query_gives_results_quickly(query_ix, query: str) -> None:
-    _library_search(query_ix, query, QUERY_SECONDS)
+    _library_search(query_ix, query)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(query=_LONG_QUERIES)
 def test_any_long_query_gives_results(query_ix, query: str) -> None:
-    _library_search(query_ix, query, LONG_QUERY_SECONDS)
+    _library_search(query_ix, query)
 
 
 @pytest.mark.slow
 @settings(max_examples=3000, deadline=None)
 @given(query=_SHORT_QUERIES)
 def test_any_short_query_gives_results_quickly_many(query_ix, query: str) -> None:
-    _library_search(query_ix, query, QUERY_SECONDS)
+    _library_search(query_ix, query)
 
 
 @pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(query=_LONG_QUERIES)
 def test_any_long_query_gives_results_many(query_ix, query: str) -> None:
-    _library_search(query_ix, query, LONG_QUERY_SECONDS)
+    _library_search(query_ix, query)
 
 
 def test_hand_picked_hostile_queries(query_ix) -> None:
@@ -381,7 +406,7 @@ def test_hand_picked_hostile_queries(query_ix) -> None:
         "1 2 3 4 5 " * 1_000, "𠀀" * 5_000,
     ]  # fmt: skip
     for q in queries:
-        _library_search(query_ix, q, LONG_QUERY_SECONDS if len(q) > 100 else QUERY_SECONDS)
+        _library_search(query_ix, q)
 
 
 def _cli(*args: object, env: dict[str, str | None] | None = None) -> Result:
@@ -402,14 +427,17 @@ def _join_pairs(text: str) -> str:
 def _cli_search(index: Path, query: str, *, dashes: bool) -> None:
     args: list[object] = ["search", "--json", "--index", index]
     args += ["--", query] if dashes else [query]
+    peer = _PEER_SECONDS.get(str(index.resolve()))
+    if peer is None:
+        with open_index(index) as ix:
+            peer = _peer_seconds(ix)
     started = time.perf_counter()
     result = _cli(*args)
     took = time.perf_counter() - started
     no_traceback(result.output)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
-    limit = LONG_QUERY_SECONDS if len(query) > 100 else QUERY_SECONDS
-    assert took < limit, (query[:80], took)
+    assert took < _peers(query) * peer, (query[:80], took, peer)
     if result.exit_code == 2:
         # A usage error: an empty query, or (without --) a string click takes for an option.
         assert "Error:" in result.stderr and len(result.stderr.splitlines()) <= 5, result.stderr

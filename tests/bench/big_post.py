@@ -6,7 +6,9 @@ blank lines, until the file has 50 MB; its front matter is a usual one. The scri
 post of a few KB (the peer: what the process costs without the long post), in subprocesses,
 and prints their peak resident sizes (VmHWM, the kernel's high-water mark), the difference per
 byte of the long post's file, and the figure of newsearch before the analysis was done in
-pieces (the same post and command, its peak from ``/usr/bin/time -v``).
+pieces (the same post and command, its peak from ``/usr/bin/time -v``). First, in this process,
+the memory Python allocates to analyse the post's first 500,000 characters (tracemalloc's peak,
+bytes a character), in pieces and, as the peer, as one piece (as before).
 Run by hand (not in CI):
 
     .venv/bin/python tests/bench/big_post.py            # 50 MB
@@ -24,6 +26,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,6 +87,32 @@ def peak_of(corpus: Path, index: Path) -> tuple[int, float, str]:
     return int(peak.group(1)), seconds, done.stdout
 
 
+def analysis_peak(text: str, piece: int) -> int:
+    """The most memory Python held while analysing ``text`` in pieces of ``piece`` characters."""
+    from newsearch.analysis import Analyzer, current_settings
+
+    analyzer = Analyzer(current_settings())
+    analyzer.terms("预热")  # the dictionary is loaded before the measure
+    tracemalloc.start()
+    try:
+        analyzer.terms(text, piece=piece)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def print_analysis_peaks(post: Path, chars: int) -> None:
+    from newsearch.analysis import PIECE_CHARS
+
+    text = post.read_text(encoding="utf-8").split("\n---\n", 1)[1][:chars]
+    pieces = analysis_peak(text, PIECE_CHARS)
+    whole = analysis_peak(text, len(text) + 1)
+    print(f"analysis of {len(text):,} characters (tracemalloc peak):")
+    print(f"  in pieces of {PIECE_CHARS:,}: {pieces / len(text):.1f} bytes a character")
+    ratio = whole / pieces
+    print(f"  peer, as one piece: {whole / len(text):.1f} bytes a character ({ratio:.1f}x)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--mb", type=float, default=50.0, help="size of the post in MB (1e6)")
@@ -96,6 +125,7 @@ def main() -> int:
         size = make_post(source, scratch / "big" / "2022-05-01-big.md", int(args.mb * 1e6))
         small = make_post(source, scratch / "small" / "2022-05-01-small.md", 3_000)
         shutil.rmtree(source)
+        print_analysis_peaks(scratch / "big" / "2022-05-01-big.md", 500_000)
         base_kb, base_s, _ = peak_of(scratch / "small", scratch / "small-index")
         peak_kb, seconds, _ = peak_of(scratch / "big", scratch / "big-index")
     mb = size / 1e6
