@@ -366,10 +366,14 @@ class SearchIndex:
         path = arguments.post_path(path)
         with self._lock:
             self._check_open()
-            docs = self._snap.postings("path", path).docs
-            if not docs:
-                raise PostNotFoundError(f"no post with path {path!r} in the index")
-            return _post_from_stored(self._snap.stored(docs[-1]), self.timezone)
+            return _post_from_stored(self._snap.stored(self._docnum(path)), self.timezone)
+
+    def _docnum(self, path: str) -> int:
+        """The document of the post at ``path`` (the newest, should a path be there twice)."""
+        docs = self._snap.postings("path", path).docs
+        if not docs:
+            raise PostNotFoundError(f"no post with path {path!r} in the index")
+        return docs[-1]
 
     def paths(self) -> list[str]:
         with self._lock:
@@ -410,10 +414,7 @@ class SearchIndex:
         terms = arguments.count(terms, "terms", error=QueryError)
         with self._lock:
             self._check_open()
-            docs = self._snap.postings("path", path).docs
-            if not docs:
-                raise PostNotFoundError(f"no post with path {path!r} in the index")
-            me = docs[-1]
+            me = self._docnum(path)
             post = _post_from_stored(self._snap.stored(me), self.timezone)
             key = key_terms(self._matcher.stats, self._analyzer, post.title, post.text, terms)
             total, top = similar_posts(self._matcher.stats, key, me, limit)

@@ -655,11 +655,11 @@ class Ranker:
         else:
             for d, c in coord.items():
                 levels.setdefault(c, []).append(d)
-        ub = dict.fromkeys(scope, 0.0)
-        ub.update(known)
+        upper = dict.fromkeys(scope, 0.0)  # the most each post can score
+        upper.update(known)
         for d, v in pending.bound.items():
-            ub[d] += v
-        bound = ub.__getitem__
+            upper[d] += v
+        bound = upper.__getitem__
         out: list[Ranked] = []
         for c in sorted(levels, reverse=True):
             need = wanted - len(out)
