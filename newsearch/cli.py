@@ -1419,25 +1419,17 @@ def render_check(report: CheckReport, out: Writer) -> None:
             )
         ]
     )
-    if report.leftovers:
-        names = ", ".join(report.leftovers[:3]) + (", …" if len(report.leftovers) > 3 else "")
-        out.line(
-            [
-                (
-                    f"  {_plural(len(report.leftovers), 'file')} of an interrupted build "
-                    f"(the next newsearch index removes them): {visible(names, one_line=True)}",
-                    "meta",
-                )
-            ]
-        )
-    if report.foreign:
-        names = ", ".join(report.foreign[:3]) + (", …" if len(report.foreign) > 3 else "")
-        out.line(
-            [
-                (
-                    f"  {_plural(len(report.foreign), 'file')} of other programs, left alone: "
-                    f"{visible(names, one_line=True)}",
-                    "meta",
-                )
-            ]
-        )
+    for files, what in (
+        (report.leftovers, "of an interrupted build (the next newsearch index removes them)"),
+        (report.foreign, "of other programs, left alone"),
+    ):
+        if files:
+            names = ", ".join(files[:3]) + (", …" if len(files) > 3 else "")
+            out.line(
+                [
+                    (
+                        f"  {_plural(len(files), 'file')} {what}: {visible(names, one_line=True)}",
+                        "meta",
+                    )
+                ]
+            )

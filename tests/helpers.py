@@ -3,8 +3,11 @@ small indexes, copying subsets of the real posts."""
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Iterable
+import subprocess
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -72,3 +75,36 @@ def copy_posts(src: Path, dest: Path, *, first: int | None = None, step: int = 1
 
 def paths(results: SearchResults) -> list[str]:
     return [h.path for h in results.hits]
+
+
+def read_terminal(leader: int) -> str:
+    """Everything written to a pseudo-terminal until its other side closes, as text; closes
+    ``leader``."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+
+
+@contextmanager
+def tmpfs(tmp_path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (``3m``) at ``tmp_path/disk`` (root only, as in CI); unmounted
+    whatever the block does."""
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

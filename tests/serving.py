@@ -59,6 +59,13 @@ def newsearch(
     )
 
 
+def site_index(work: Path) -> Path:
+    """The index of the test site (``make_site``) built in ``work``."""
+    built = newsearch("index", make_site(work), "--index", work / "index", "--quiet")
+    assert built.returncode == 0, built.stderr
+    return work / "index"
+
+
 class Server:
     """A running ``newsearch serve``: its address, an HTTP client, and what it printed."""
 

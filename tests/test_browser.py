@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serving import FIRST, IMG_TITLE, SCRIPT_TITLE, Server, make_site, newsearch, serving
+from serving import (
+    FIRST,
+    IMG_TITLE,
+    SCRIPT_TITLE,
+    Server,
+    serving,
+    site_index,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -34,11 +41,7 @@ FLAGS = [
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("browser")
-    corpus = make_site(work)
-    built = newsearch("index", corpus, "--index", work / "index", "--quiet")
-    assert built.returncode == 0, built.stderr
-    return work / "index"
+    return site_index(tmp_path_factory.mktemp("browser"))
 
 
 @pytest.fixture(scope="module")

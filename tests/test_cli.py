@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from helpers import read_terminal
 
 from newsearch import build_index
 from newsearch.cli import PlainWriter, ProgressBar, cells, cli, marked, render_report, visible
@@ -555,18 +556,9 @@ def on_a_terminal(*args: object, env: dict[str, str], cwd: Path | None = None) -
         cwd=cwd,
     )
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the other side is closed
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
+    text = read_terminal(leader)
     assert proc.wait(timeout=120) == 0
-    return b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+    return text
 
 
 #: Any SGR sequence: colour, bold (ESC[1m), dim (ESC[2m), underline, reset.

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import build
+from helpers import build, tmpfs
 from reliability_helpers import index_files_problems, no_traceback, one_line_error, run_newsearch
 
 from newsearch import check_index, indexer, open_index, store
@@ -178,15 +178,8 @@ def test_each_write_error_at_every_call_of_a_build(scenario, code, tmp_path, pos
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A tmpfs of 3 MB (root only, as in CI); unmounted whatever the test does."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], check=True)
-    try:
+    with tmpfs(tmp_path, "3m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def _remount(mount: Path, option: str) -> None:

@@ -333,41 +333,28 @@ def test_cli_explain_and_json(tmp_path: Path) -> None:
     import shutil
 
     shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
-    exe = [sys.executable, "-m", "newsearch"]
-    subprocess.run([*exe, "index", "--quiet"], cwd=tmp_path, check=True, capture_output=True)
-    out = subprocess.run(
-        [*exe, "search", "工业经济", "-n", "2", "--explain"],
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    assert out.count("   score ") == 2, out
-    assert "word 工业" in out and "literal keyword" in out
-    data = json.loads(
-        subprocess.run(
-            [*exe, "search", "工业经济", "-n", "2", "--explain", "--json"],
+
+    def newsearch(*args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "newsearch", *args],
             cwd=tmp_path,
             check=True,
             capture_output=True,
             text=True,
         ).stdout
-    )
+
+    newsearch("index", "--quiet")
+    out = newsearch("search", "工业经济", "-n", "2", "--explain")
+    assert out.count("   score ") == 2, out
+    assert "word 工业" in out and "literal keyword" in out
+    data = json.loads(newsearch("search", "工业经济", "-n", "2", "--explain", "--json"))
     for hit in data["hits"]:
         assert round(hit["explain"]["value"], 4) == hit["score"]
         # JSON rounds every value to 4 decimals.
         assert sum(d["value"] for d in hit["explain"]["details"]) == pytest.approx(
             hit["explain"]["value"], abs=1e-3
         )
-    plain = json.loads(
-        subprocess.run(
-            [*exe, "search", "工业经济", "-n", "1", "--json"],
-            cwd=tmp_path,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-    )
+    plain = json.loads(newsearch("search", "工业经济", "-n", "1", "--json"))
     assert "explain" not in plain["hits"][0]
 
 

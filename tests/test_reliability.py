@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from helpers import read_terminal
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from reliability_helpers import (
@@ -824,19 +825,9 @@ def test_a_real_terminal_gets_inert_output(hostile: tuple[Path, Path]) -> None:
             env=subprocess_env(COLUMNS="300", TERM="xterm-256color"),
         )
         os.close(follower)
-        chunks = []
         with time_limit(60, "newsearch on a terminal"):
-            while True:
-                try:
-                    chunk = os.read(leader, 65536)
-                except OSError:  # EIO: the other side is closed
-                    break
-                if not chunk:
-                    break
-                chunks.append(chunk)
+            text = read_terminal(leader)
             assert proc.wait() == 0
-        os.close(leader)
-        text = b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
         assert _SGR.search(text), text  # a terminal: styled
         assert "\x1b]" not in text
         rest = _SGR.sub("", text)

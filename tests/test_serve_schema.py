@@ -14,18 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from serving import make_site, newsearch, serving
+from serving import serving, site_index
 
 pytestmark = pytest.mark.integration  # a real server, schemathesis in a subprocess
 
 
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("schema")
-    corpus = make_site(work)
-    built = newsearch("index", corpus, "--index", work / "index", "--quiet")
-    assert built.returncode == 0, built.stderr
-    return work / "index"
+    return site_index(tmp_path_factory.mktemp("schema"))
 
 
 def fuzz(index: Path, tmp_path: Path, examples: int, seed: int) -> None:

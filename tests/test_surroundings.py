@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import build, copy_posts
+from helpers import build, copy_posts, tmpfs
 from reliability_helpers import (
     index_files_problems,
     listing,
@@ -46,15 +46,8 @@ def posts(tmp_path: Path, finews_dir: Path) -> Path:
 @pytest.fixture
 def read_only_disk(tmp_path: Path) -> Iterator[Path]:
     """A tmpfs that the test makes read-only (root only, as in CI); unmounted at the end."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], check=True)
-    try:
+    with tmpfs(tmp_path, "16m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.mark.integration

@@ -144,6 +144,16 @@ def _param(name: str, schema: dict[str, Any], description: str, **extra: Any) ->
     return {"name": name, "in": "query", "schema": schema, "description": description, **extra}
 
 
+def _values_param(name: str, description: str) -> dict[str, Any]:
+    """A parameter that may be repeated (``?tag=a&tag=b``)."""
+    schema = {
+        "type": "array",
+        "items": {"type": "string", "maxLength": P.MAX_VALUE_LENGTH},
+        "maxItems": P.MAX_VALUES,
+    }
+    return _param(name, schema, description, style="form", explode=True)
+
+
 DATE = {"type": "string", "maxLength": 40, "pattern": P.DATE_PATTERN}
 
 SEARCH_PARAMETERS = [
@@ -154,28 +164,8 @@ SEARCH_PARAMETERS = [
         "category:X, tag:X). Without q and filters there are no results.",
         example="工业经济",
     ),
-    _param(
-        "category",
-        {
-            "type": "array",
-            "items": {"type": "string", "maxLength": P.MAX_VALUE_LENGTH},
-            "maxItems": P.MAX_VALUES,
-        },
-        "Only posts in this category (repeat for any of several).",
-        style="form",
-        explode=True,
-    ),
-    _param(
-        "tag",
-        {
-            "type": "array",
-            "items": {"type": "string", "maxLength": P.MAX_VALUE_LENGTH},
-            "maxItems": P.MAX_VALUES,
-        },
-        "Only posts with this tag (repeat for any of several).",
-        style="form",
-        explode=True,
-    ),
+    _values_param("category", "Only posts in this category (repeat for any of several)."),
+    _values_param("tag", "Only posts with this tag (repeat for any of several)."),
     _param("since", DATE, "Only posts from this date on: 2022, 2022-05 or 2022-05-27."),
     _param("until", DATE, "Only posts up to this date (included), same forms."),
     _param("sort", {"type": "string", "enum": list(SORTS), "default": "relevance"}, "Order."),

@@ -82,10 +82,15 @@ def ensure_marker(folder: str) -> None:
 
 def write_marker(folder: str) -> None:
     path = os.path.join(folder, MARKER)
-    tmp = path + ".tmp"
+    write_durably(folder, path, path + ".tmp", MARKER_BYTES)
+
+
+def write_durably(folder: str, path: str, tmp: str, data: bytes) -> None:
+    """Put ``data`` at ``path`` whole or not at all: written to ``tmp`` and flushed, renamed
+    into place, then the folder entry flushed (a failure removes ``tmp``)."""
     out = Output(tmp, folder, sync=True)
     try:
-        out.write(MARKER_BYTES)
+        out.write(data)
         out.close()
         replace(tmp, path, folder)
     except BaseException:

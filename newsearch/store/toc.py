@@ -10,7 +10,6 @@ file (see checksums).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -34,10 +33,8 @@ from .checksums import damaged, file_record
 from .folder import (
     INDEX_NAME,
     TOC_NAME,
-    Output,
     folder_kind,
-    replace,
-    sync_folder,
+    write_durably,
     write_error,
 )
 
@@ -98,20 +95,8 @@ def write_commit(folder: str, commit: Commit) -> None:
             raise write_error(folder, exc, name) from exc
         if record is None or record[0] != size:
             raise damaged(folder, name, "not the file its segment was written as")
-    data = _encode(commit)
     final = os.path.join(folder, toc_name(commit.generation))
-    tmp = f"{final}.{secrets.token_hex(4)}"
-    out = Output(tmp, folder, sync=True)
-    try:
-        out.write(data)
-        out.close()
-        replace(tmp, final, folder)
-    except BaseException:
-        out.abandon()
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    sync_folder(folder)
+    write_durably(folder, final, f"{final}.{secrets.token_hex(4)}", _encode(commit))
 
 
 def _encode(commit: Commit) -> bytes:
