@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import timezone as _fixed_zone
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, Final, Literal
 from urllib.parse import quote
 
 import yaml
@@ -61,7 +61,7 @@ from selectolax.lexbor import LexborHTMLParser
 from newsearch import arguments
 from newsearch.dates import CorpusZone, corpus_zone, day_text, from_timestamp, in_zone
 from newsearch.errors import CorpusError, InvalidArgumentError, PostError
-from newsearch.models import Post, Problem, ReadResult
+from newsearch.models import Post, Problem, ReadingMode, ReadResult
 
 try:
     from yaml import CSafeLoader as _BaseLoader
@@ -123,8 +123,10 @@ class PostFile:
 # Jekyll sites
 
 #: How a folder is read (``Site.mode``): a Jekyll site root, or a plain folder of posts.
-SITE_MODE = "jekyll site"
-FOLDER_MODE = "folder of posts"
+SITE_MODE: Final = "jekyll site"
+FOLDER_MODE: Final = "folder of posts"
+#: Where a file is in a Jekyll site (see ``file_kind``).
+FileKind = Literal["post", "draft", "page"]
 #: Jekyll 4's default ``exclude`` list, to which a site's own ``exclude:`` is added.
 JEKYLL_EXCLUDES = (
     ".sass-cache", ".jekyll-cache", ".ruby-lsp", "gemfiles", "Gemfile", "Gemfile.lock",
@@ -151,7 +153,7 @@ class Site:
     A folder without ``_config.yml`` is a folder of posts: every Markdown/HTML file is a post.
     """
 
-    mode: str = FOLDER_MODE
+    mode: ReadingMode = FOLDER_MODE
     #: ``timezone:`` of the site (of the site around a ``_posts`` folder), if any.
     timezone: str | None = None
     #: ``permalink:`` as written (a style such as ``date`` or ``pretty``, or a template).
@@ -272,7 +274,7 @@ def _admitted(site: Site, entry: str, rel: str, is_dir: bool) -> bool:
     return not (entry.startswith(_SPECIAL) or basename.startswith(_SPECIAL) or entry.endswith("~"))
 
 
-def file_kind(path: str, site: Site) -> str:
+def file_kind(path: str, site: Site) -> FileKind:
     """``post``, ``draft`` or ``page``: where the file is in the site (always ``post`` in a
     folder of posts)."""
     if not site.is_site:
@@ -882,7 +884,9 @@ def _node_value(node: Any, depth: int) -> Any:
     return None
 
 
-def _split_front_matter(text: str) -> tuple[str | None, str, str]:
+def _split_front_matter(
+    text: str,
+) -> tuple[str | None, str, Literal["closed", "unclosed", "none"]]:
     """``(front matter, body, state)``; state is "closed", "unclosed" or "none"."""
     opening = _FM_OPEN.match(text)
     if opening is None:

@@ -100,10 +100,6 @@ FUNCTION_WORDS = frozenset(
 _STATS = "ranking.stats"
 
 
-def is_function_word(word: str) -> bool:
-    return word in FUNCTION_WORDS
-
-
 # --- term statistics ---------------------------------------------------------------------------
 
 

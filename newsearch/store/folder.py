@@ -12,7 +12,7 @@ import re
 import shutil
 import threading
 import time
-from typing import Any
+from typing import Any, Literal
 
 from whoosh.filedb.filestore import FileStorage, RamStorage
 from whoosh.filedb.structfile import StructFile
@@ -54,7 +54,7 @@ def write_error(folder: str, exc: OSError, name: str = "") -> IndexWriteError:
     return IndexWriteError(f"cannot write the index in {folder}: {reason}{where}")
 
 
-def folder_kind(folder: str) -> str:
+def folder_kind(folder: str) -> Literal["missing", "empty", "newsearch", "foreign"]:
     """``missing``, ``empty``, ``newsearch`` (has the marker) or ``foreign``."""
     if not os.path.exists(folder):
         return "missing"
