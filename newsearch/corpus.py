@@ -650,33 +650,14 @@ def parse_post(
     text = _decode(data, warnings)
     front, body, state = _split_front_matter(text)
     del text  # a long post: the body is a copy of most of it
-
-    recovered = False
-    fields: dict[str, Any] = {}
-    if state == "closed":
-        assert front is not None
-        fields, recovered = _load_front_matter(front, warnings)
-    elif state == "unclosed":
-        assert front is not None
-        fields, _ = _load_front_matter(front, [])
-        recovered = True
-        warnings.append("front matter is not closed by '---': fields recovered line by line")
-    else:
-        warnings.append("no front matter: title taken from the text")
+    fields, recovered = _front_matter_fields(front, state, warnings)
     if site.is_site and "published" in fields and not _published(fields["published"]):
         raise NotPublished("published: false")
 
     basename = path.rsplit("/", 1)[-1]
     stem = basename.rsplit(".", 1)[0] if "." in basename else basename
     name_date, name_slug = _name_date(stem, zone)
-    if kind == "page":
-        # A page has the date of its front matter, if any: its name is not a post's.
-        date = _page_date(fields.get("date"), zone, warnings)
-    elif kind == "draft" and name_date is None:
-        # Jekyll dates a draft without a date by its file's modification time.
-        date = _draft_date(fields.get("date"), mtime_ns, zone, warnings)
-    else:
-        date = _post_date(fields.get("date"), "date" in fields, name_date, zone, warnings)
+    date = _date_of(kind, fields, name_date, mtime_ns, zone, warnings)
     if site.is_site:
         categories = _jekyll_categories(path, kind, fields)
     else:
@@ -718,6 +699,42 @@ def parse_post(
 
 
 _FOLDER = Site()
+
+
+def _front_matter_fields(
+    front: str | None, state: Literal["closed", "unclosed", "none"], warnings: list[str]
+) -> tuple[dict[str, Any], bool]:
+    """The fields of a post's front matter, and whether they were recovered line by line."""
+    if state == "closed":
+        assert front is not None
+        return _load_front_matter(front, warnings)
+    if state == "unclosed":
+        assert front is not None
+        fields, _ = _load_front_matter(front, [])
+        warnings.append("front matter is not closed by '---': fields recovered line by line")
+        return fields, True
+    warnings.append("no front matter: title taken from the text")
+    return {}, False
+
+
+def _date_of(
+    kind: FileKind,
+    fields: dict[str, Any],
+    name_date: datetime | None,
+    mtime_ns: int | None,
+    zone: tzinfo,
+    warnings: list[str],
+) -> datetime | None:
+    """A post's date: from its front matter, its file name, or (a draft) its file's time."""
+    if kind == "page":
+        # A page has the date of its front matter, if any: its name is not a post's.
+        return _page_date(fields.get("date"), zone, warnings)
+    if kind == "draft" and name_date is None:
+        # Jekyll dates a draft without a date by its file's modification time.
+        return _draft_date(fields.get("date"), mtime_ns, zone, warnings)
+    return _post_date(fields.get("date"), "date" in fields, name_date, zone, warnings)
+
+
 #: Jekyll's ``Utils.has_yaml_header?``: a page's file starts with ``---`` (a UTF-8 BOM allowed).
 _PAGE_HEADER = re.compile(rb"(?:\xef\xbb\xbf)?---[ \t]*\r?\n")
 
