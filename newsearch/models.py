@@ -200,7 +200,7 @@ class Suggestion:
     posts: int
     #: "word" (an indexed word that starts with the text), "pinyin" (one whose reading does),
     #: or "title" (a post's title that starts with the text).
-    kind: str
+    kind: Literal["word", "pinyin", "title"]
 
 
 @dataclass(frozen=True)
