@@ -35,8 +35,10 @@ TARBALL = SHARED / "data" / "xwlb-posts.tar.gz"
 BENCH = str(Path(__file__).resolve().parent)
 
 #: Realistic queries: names, places, two-character words, four-character phrases, mixed
-#: letters and digits, multi-word keywords and natural-language questions (about 20
-#: characters; ``question_latency.py`` compares their latency with the keywords').
+#: letters and digits, multi-word keywords, natural-language questions (about 20 characters;
+#: ``question_latency.py`` compares their latency with the keywords'), single common words,
+#: two-character pieces, phrases, OR and exclusions. The one list of the speed benchmarks
+#: (``scale.py`` uses it too).
 QUERIES = [
     "习近平",
     "李克强",
@@ -79,6 +81,21 @@ QUERIES = [
     "国务院常务会议部署了哪些稳经济的措施？",
     "新冠肺炎疫情防控期间如何保障医护人员安全？",
     "乡村振兴战略对农民收入增长有什么作用？",
+    # single common words: posting lists of a large share of the posts
+    "发展",
+    "会议",
+    "工作",
+    # two-character pieces inside or across words
+    "近平",
+    "业经",
+    "济社",
+    # phrases, OR and exclusions
+    '"稳住经济大盘"',
+    '"人类命运共同体" 合作',
+    "疫情 OR 防控",
+    "航天 OR 航空 OR 卫星",
+    "经济 -疫情",
+    "冬奥会 -北京",
 ]
 
 
