@@ -24,7 +24,7 @@ from .lexicon import Lexicon
 from .query import CATEGORY, PHRASE, REQUIRED_KINDS, TAG, TITLE, Clause, ParsedQuery
 from .ranking import COMMON_SHARE, FUNCTION_WORDS, Statistics, WordHits
 from .schema import JOIN_FIELDS, SUB_FIELDS, decode_positions, keyword_term
-from .store import Snapshot
+from .store import Snapshot, VocabularyPart
 from .synonyms import SynonymMap
 
 #: Pieces up to this length are matched through the word lattice; longer ones are narrowed down
@@ -140,56 +140,46 @@ def _reach(
 
 
 class Vocabulary:
-    """The terms of one word field (all segments): which contain, start or end with a piece."""
+    """The terms of one word field (all segments): which contain, start or end with a piece.
 
-    def __init__(self, blobs: list[str]):
-        # Each blob is "\nterm\nterm\n...\n"; a term never contains a line break.
-        self.blobs = blobs
-        self._by_first: dict[str, list[str]] | None = None
-        self._by_last: dict[str, list[str]] | None = None
+    Each segment keeps its terms sorted, one a line, and the same terms written backwards,
+    sorted (``store.VocabularyPart``): "starts with" bisects the first, "ends with" the second,
+    "contains" is a byte search of the first; only the terms found are decoded.
+    """
 
-    def _index(self) -> None:
-        # Terms by first and by last character, built on first use: starting and ending with a
-        # one-character piece then costs no scan of the whole vocabulary.
-        first: dict[str, list[str]] = {}
-        last: dict[str, list[str]] = {}
-        for blob in self.blobs:
-            for term in blob.split("\n"):
-                if term:
-                    first.setdefault(term[0], []).append(term)
-                    last.setdefault(term[-1], []).append(term)
-        self._by_first, self._by_last = first, last
+    def __init__(self, forward: list[VocabularyPart], backward: list[VocabularyPart]):
+        self.forward = forward
+        self.backward = backward
 
     def containing(self, piece: str) -> set[str]:
-        out: set[str] = set()
         if not piece or "\n" in piece:
-            return out
-        for blob in self.blobs:
-            i = blob.find(piece)
-            while i != -1:
-                start = blob.rfind("\n", 0, i) + 1
-                end = blob.find("\n", i + len(piece))
-                out.add(blob[start:end])
-                i = blob.find(piece, end)
-        return out
+            return set()
+        key = piece.encode("utf-8", "surrogatepass")
+        return {
+            t.decode("utf-8", "surrogatepass")
+            for part in self.forward
+            for t in part.containing(key)
+        }
 
     def ending_with(self, piece: str) -> set[str]:
-        if self._by_last is None:
-            self._index()
-        assert self._by_last is not None
-        terms = self._by_last.get(piece[-1], ())
-        if len(piece) == 1:
-            return set(terms)
-        return {t for t in terms if t.endswith(piece)}
+        if not piece or "\n" in piece:
+            return set()
+        key = piece[::-1].encode("utf-8", "surrogatepass")
+        return {
+            t.decode("utf-8", "surrogatepass")[::-1]
+            for part in self.backward
+            for t in part.with_prefix(key)
+        }
 
     def starting_with(self, piece: str) -> set[str]:
-        if self._by_first is None:
-            self._index()
-        assert self._by_first is not None
-        terms = self._by_first.get(piece[0], ())
-        if len(piece) == 1:
-            return set(terms)
-        return {t for t in terms if t.startswith(piece)}
+        if not piece or "\n" in piece:
+            return set()
+        key = piece.encode("utf-8", "surrogatepass")
+        return {
+            t.decode("utf-8", "surrogatepass")
+            for part in self.forward
+            for t in part.with_prefix(key)
+        }
 
 
 @dataclass
@@ -263,7 +253,12 @@ class Matcher:
     # --- vocabulary and postings ----------------------------------------------------------------
 
     def vocabulary(self, field: str) -> Vocabulary:
-        return self.snap.memo(("vocab", field), lambda: Vocabulary(self.snap.vocabularies(field)))
+        return self.snap.memo(
+            ("vocab", field),
+            lambda: Vocabulary(
+                self.snap.vocabularies(field), self.snap.vocabularies(field, reverse=True)
+            ),
+        )
 
     def docs(self, field: str, term: str) -> list[int]:
         return self.snap.postings(field, term).docs
@@ -570,7 +565,7 @@ class Matcher:
             matches = any_soft if matches is None else matches & any_soft
         has_filters = bool(categories or tags or dated or excluded)
         if matches is None:
-            matches = set(self.snap.live_docs()) if has_filters else set()
+            matches = self.snap.live_set() if has_filters else set()
         if categories:
             matches &= set().union(*(self.keyword_docs("categories", c) for c in categories))
         if tags:

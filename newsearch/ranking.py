@@ -30,7 +30,7 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,7 @@ from .models import (
 )
 from .schema import NO_DATE, SUB_FIELDS
 from .store import Snapshot
+from .store.lengths import byte_to_length
 
 if TYPE_CHECKING:
     from .matching import ClauseMatch, Matcher
@@ -154,28 +155,34 @@ class Statistics:
                 post = snap.postings(f, word)
                 if not post.docs:
                     continue
-                norm = self.norms(f)
+                norm = self.norm_table(f)
+                lengths = snap.field_length_bytes(f)
                 w = FIELD_WEIGHTS[f]
                 get = tf.get
                 for d, freq in zip(post.docs, post.weights, strict=True):
-                    tf[d] = get(d, 0.0) + w * freq / norm[d]
+                    tf[d] = get(d, 0.0) + w * freq / norm[lengths[d]]
                 if f == name:
                     cget = count.get
                     for d, freq in zip(post.docs, post.weights, strict=True):
                         count[d] = cget(d, 0) + int(freq)
         return WordHits(word, len(tf), tf, count)
 
-    def norms(self, fieldname: str) -> list[float]:
-        """Per post, BM25's length normalisation ``(1 - b) + b * length / average``."""
+    def norm_table(self, fieldname: str) -> list[float]:
+        """BM25's length normalisation ``(1 - b) + b * length / average`` of each of the 256
+        stored lengths (a length is stored in one byte): a post's norm is the entry of its
+        length byte, so no list of every post's norm is made."""
 
         def make() -> list[float]:
-            lengths = self.snap.field_lengths(fieldname)
             avg = self.snap.average_length(fieldname) or 1.0
             b = FIELD_B[fieldname]
-            return [(1.0 - b) + b * (n / avg) for n in lengths]
+            return [(1.0 - b) + b * (byte_to_length(n) / avg) for n in range(256)]
 
-        norms: list[float] = self.snap.memo(("norm", fieldname), make)
-        return norms
+        table: list[float] = self.snap.memo(("norm", fieldname), make)
+        return table
+
+    def norm(self, fieldname: str, doc: int) -> float:
+        """One post's length normalisation of a field."""
+        return self.norm_table(fieldname)[self.snap.field_length_bytes(fieldname)[doc]]
 
     def idf(self, df: int) -> float:
         n = self.snap.doc_count
@@ -632,19 +639,21 @@ class Ranker:
     def _rank_in(self, scope: set[int], wanted: int | None) -> list[Ranked]:
         known, pending, scope = self._bounds(scope, wanted)
         ts = self.snap.numeric_column("date_ts")
-        order = path_order(self.snap)
         coord = {d: self.coordination(d) for d in scope} if self._coordinate else None
         exact: dict[int, float] = {}
+        snap = self.snap
 
-        def final(d: int) -> tuple[float, float, int, int]:
+        def final(d: int) -> tuple[float, float, int]:
             c = coord[d] if coord is not None else 0.0
-            return (-c, -(known.get(d, 0.0) + exact.get(d, 0.0)), -ts[d], order[d])
+            return (-c, -(known.get(d, 0.0) + exact.get(d, 0.0)), -ts[d])
 
         if wanted is None:
             todo = [d for d in scope if d in pending.bound]
             if todo:
                 exact.update(self._resolve(todo, pending))
-            return [self._ranked(d, -final(d)[1], coord) for d in sorted(scope, key=final)]
+            return [
+                self._ranked(d, -final(d)[1], coord) for d in in_order(snap, scope, None, final)
+            ]
         levels: dict[float, list[int]] = {}
         if coord is None:
             levels[0.0] = list(scope)
@@ -668,7 +677,7 @@ class Ranker:
                 else heapq.nlargest(2 * need + 16, docs, key=bound)
             )
             self._resolve_into(exact, [d for d in cand if d in pending.bound], pending)
-            best = heapq.nsmallest(need, cand, key=final)
+            best = in_order(snap, cand, need, final)
             if len(cand) < len(docs):
                 # A post left out can only come in if its upper bound reaches the score of the
                 # last post of the page so far: compute those (the score only rises).
@@ -677,7 +686,7 @@ class Ranker:
                 more = [d for d in docs if d not in taken and bound(d) >= floor]
                 if more:
                     self._resolve_into(exact, [d for d in more if d in pending.bound], pending)
-                    best = heapq.nsmallest(need, best + more, key=final)
+                    best = in_order(snap, best + more, need, final)
             out.extend(self._ranked(d, -final(d)[1], coord) for d in best)
         return out
 
@@ -779,7 +788,7 @@ class Ranker:
         for name in ("title", "title_sub", "text", "text_sub"):
             freq = self.stats.field_tf(name, t.word, d)
             if freq:
-                norm = self.stats.norms(name)[d]
+                norm = self.stats.norm(name, d)
                 fields.append(
                     Explanation(
                         FIELD_WEIGHTS[name] * freq / norm,
@@ -861,18 +870,36 @@ def _nearness(pa: list[int], pb: list[int]) -> float:
     return acc
 
 
-def path_order(snap: Snapshot) -> list[int]:
-    """Rank of each document's path in sorting order: the final tie-breaker."""
-
-    def make() -> list[int]:
-        paths = [(path, d) for d, path, _ in snap.states()]
-        order = [0] * snap.doc_count_all
-        for rank, (_, d) in enumerate(sorted(paths)):
-            order[d] = rank
-        return order
-
-    result: list[int] = snap.memo("path_order", make)
-    return result
+def in_order(
+    snap: Snapshot, docs: Iterable[int], wanted: int | None, key: Callable[[int], Any]
+) -> list[int]:
+    """The first ``wanted`` of ``docs`` (all of them when None) by ``key``, then by path, the
+    final tie-breaker: paths are read only for posts whose keys tie."""
+    if wanted is None:
+        head = sorted(docs, key=key)
+    else:
+        pool = docs if isinstance(docs, (list, set, frozenset)) else list(docs)
+        take = wanted + 16
+        while True:
+            head = heapq.nsmallest(take, pool, key=key)
+            # Complete when every post whose key ties with the last wanted one is in: the
+            # list ends before ``take`` or on a greater key.
+            if len(head) < take or key(head[-1]) != key(head[wanted - 1]):
+                break
+            take *= 4
+    out: list[int] = []
+    i, n = 0, len(head) if wanted is None else min(len(head), wanted)
+    keys = [key(d) for d in head]
+    while i < n:
+        j = i + 1
+        while j < len(head) and keys[j] == keys[i]:
+            j += 1
+        if j - i == 1:
+            out.append(head[i])
+        else:
+            out.extend(sorted(head[i:j], key=snap.path))
+        i = j
+    return out[:n]
 
 
 def sort_by_date(
@@ -880,12 +907,11 @@ def sort_by_date(
 ) -> list[int]:
     """Posts by date (newest or oldest first; undated last), then by path."""
     ts = snap.numeric_column("date_ts")
-    order = path_order(snap)
     if newest:
-        key: Any = lambda d: (-ts[d], order[d])  # noqa: E731
+        key: Any = lambda d: -ts[d]  # noqa: E731
     else:
-        key = lambda d: (ts[d] if ts[d] != NO_DATE else 2**62, order[d])  # noqa: E731
-    return sorted(docs, key=key) if wanted is None else heapq.nsmallest(wanted, docs, key=key)
+        key = lambda d: ts[d] if ts[d] != NO_DATE else 2**62  # noqa: E731
+    return in_order(snap, docs, wanted, key)
 
 
 # --- similar posts -----------------------------------------------------------------------------

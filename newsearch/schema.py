@@ -20,7 +20,7 @@ from .dates import corpus_zone, from_timestamp, in_zone, iso_text, timestamp
 from .models import Post, ReadingMode
 
 #: Bump when the fields or their encoding change: older indexes must then be rebuilt.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: The date column's value for a post without a date.
 NO_DATE = -(2**62)

@@ -4,7 +4,8 @@ never other hits than the undamaged index gives.
 
 The index is real (posts of the shared finews corpus, built by the indexer); bytes are flipped in
 place, seeded, in every part of a segment file (term table, postings, stored posts, each column,
-vocabularies, compound directory, checksum footer), in the table of contents and in the marker.
+vocabularies, segment statistics, compound directory, checksum footer), in the table of contents
+and in the marker.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def _kind(part: str) -> str:
         ("column ", "columns"),
         ("lengths ", "lengths"),
         ("vocab", "vocabularies"),
+        ("reversed vocab", "vocabularies"),
     ):
         if part.startswith(prefix):
             return kind
@@ -139,7 +141,8 @@ def test_every_kind_of_file_and_part_is_covered(small: tuple[Path, Path]) -> Non
     regions = _regions(small[1])
     assert set(regions) == {
         "table of contents", "marker", "term table", "postings", "stored posts", "columns",
-        "lengths", "vocabularies", "readings", "compound header and directory", "checksum footer",
+        "lengths", "vocabularies", "readings", "segment statistics",
+        "compound header and directory", "checksum footer",
     }  # fmt: skip
     assert len(regions["columns"]) == 3 and len(regions["lengths"]) == 4
 

@@ -27,7 +27,7 @@ from .folder import (
     write_marker,
 )
 from .merge import merge_segments
-from .reader import EMPTY, Postings, SegmentView, Snapshot
+from .reader import EMPTY, Postings, SegmentView, Snapshot, VocabularyPart
 from .toc import (
     Commit,
     commit_exists,
@@ -51,6 +51,7 @@ __all__ = [
     "SegmentView",
     "SegmentWriter",
     "Snapshot",
+    "VocabularyPart",
     "WriteLock",
     "clean_up",
     "commit_exists",

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec
 from whoosh.filedb.compound import CompoundStorage
 from whoosh.filedb.structfile import BufferFile
-from whoosh.util.numeric import length_to_byte
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from .. import arguments
 from ..errors import IndexNotFoundError, NewsearchError, NotAnIndexError
@@ -33,6 +32,13 @@ from .writer import COLUMNS, FIELD_ORDER, SCORABLE
 
 #: Problems of one kind reported in full; the rest are counted.
 MAX_SAME = 5
+#: Every this many terms, a term is also looked up by its hash (the term table's hash tables).
+LOOKUP_SAMPLE = 16
+_LENGTHS = [byte_to_length(b) for b in range(256)]
+
+
+def _reverse(tbytes: bytes) -> bytes:
+    return tbytes.decode("utf-8", "surrogatepass")[::-1].encode("utf-8", "surrogatepass")
 
 
 def check_index(index_dir: str | os.PathLike[str]) -> CheckReport:
@@ -240,10 +246,9 @@ class _SegmentCheck:
             self.checker.live_paths[path] = self.name
 
     def _stored(self) -> None:
-        reader = self.view.reader
-        state = reader.column_reader("state", translate=False)
+        view = self.view
         for d in range(self.count):
-            stored = reader.stored_fields(d)
+            stored = view.stored(d)
             path = stored.get("path")
             text = stored.get("text", "")
             if is_long_marker(text):  # the text is in the long texts: checked there
@@ -252,7 +257,7 @@ class _SegmentCheck:
                 self.problem("stored posts", f"post {d} has no path or text")
                 continue
             self.paths[d] = path
-            spath, fstate = decode_state(state[d])
+            spath, fstate = decode_state(view.state_raw(d))
             if spath != path or not isinstance(fstate, FileState):
                 self.problem("column state", f"post {d} ({path!r}): its state does not match")
         self.checker.stats["stored"] += self.count
@@ -266,6 +271,16 @@ class _SegmentCheck:
             self._column_size(W3Codec.column_filename(view.segment, name), column)
         for name in SCORABLE:
             self._column_size(W3Codec.column_filename(view.segment, f"_{name}_len"), LENGTHS_COLUMN)
+        info = view.info()
+        for name in SCORABLE:
+            table = _LENGTHS
+            total = sum(table[b] for b in view.length_bytes(name))
+            if info["lengths"][name] != total:
+                self.problem(
+                    "segment statistics",
+                    f"the lengths of {name} add up to {total}, the statistics say "
+                    f"{info['lengths'][name]}",
+                )
         dates, months = view.numeric_column("date_ts"), view.numeric_column("month")
         odd = sum(1 for t, m in zip(dates, months, strict=True) if (t == NO_DATE) != (m == 0))
         if odd:
@@ -286,12 +301,13 @@ class _SegmentCheck:
         view = self.view
         part = f"postings of {fname}"
         positional = fname in WORD_FIELDS
-        words: list[str] = []
+        words: list[bytes] = []
         count = self.count
         stats = self.checker.stats
         listed = fname in readings.WORD_FIELDS or fname in readings.SUB_FIELDS
         terms = self.terms.setdefault(fname, set()) if listed else None
-        for term, info in self._terms(fname):
+        for k, (tbytes, info) in enumerate(view.term_items(fname)):
+            term = tbytes.decode("utf-8", "surrogatepass")
             if terms is not None:
                 terms.add(term)
             ids, weights, values = view.read_postings(info, positional, fname)
@@ -308,16 +324,18 @@ class _SegmentCheck:
             ):
                 self.problem(part, f"{term!r}: docnums out of order or out of range")
                 continue
-            if info._minid != ids[0] or info._maxid != ids[-1]:
+            if info.minid != ids[0] or info.maxid != ids[-1]:
                 self.problem(part, f"{term!r}: first and last docnum disagree with the term table")
             if min(weights) <= 0:
                 self.problem(part, f"{term!r}: a posting of weight 0")
+            if k % LOOKUP_SAMPLE == 0 and view.term_info(fname, tbytes) != info:
+                self.problem("term table", f"{term!r} of {fname} is not found by its hash")
             if positional:
                 if values is None or len(values) != len(ids):
                     self.problem(part, f"{term!r}: postings without positions")
                 elif any(len(v) != 4 * w for v, w in zip(values, weights, strict=True)):
                     self.problem(part, f"{term!r}: positions disagree with frequencies")
-                words.append(term)
+                words.append(tbytes)
             if sums is not None:
                 for d, w in zip(ids, weights, strict=True):
                     sums[d] += int(w)
@@ -326,19 +344,15 @@ class _SegmentCheck:
                     if self.paths[d] != term:
                         self.problem(part, f"{term!r} names post {d}, stored as {self.paths[d]!r}")
         if positional:
-            blob = "\n" + "\n".join(words) + "\n"
-            if view.vocabulary(fname) != blob:
+            if view.vocabulary(fname).lines() != words:
                 self.problem(f"vocabulary of {fname}", "not the words of the term table")
-
-    def _terms(self, fname: str) -> Iterator[tuple[str, Any]]:
-        for (name, tbytes), info in self.view.term_items(fname):
-            if name != fname:
-                return
-            yield tbytes.decode("utf-8", "surrogatepass"), info
+            backward = sorted(_reverse(w) for w in words)
+            if view.vocabulary(fname, reverse=True).lines() != backward:
+                self.problem(f"reversed vocabulary of {fname}", "not the words of the term table")
 
     def _lengths(self, sums: dict[str, list[int]]) -> None:
         for fname, total in sums.items():
-            raw = self.view.numeric_column(f"_{fname}_len", LENGTHS_COLUMN)
+            raw = self.view.length_bytes(fname)
             bad = [d for d in range(self.count) if raw[d] != length_to_byte(total[d])]
             if bad:
                 self.problem(

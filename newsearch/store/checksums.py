@@ -65,6 +65,16 @@ class ChunkSums:
                 self._crc = self._fill = 0
         self.length += n
 
+    def reserve_first(self) -> None:
+        """Leave the first chunk for later (a file whose first chunk is written last, see
+        compound.SegmentFile): its checksum is given by ``set_first``."""
+        assert self.length == 0
+        self.sums.append(0)
+        self.length = self.chunk
+
+    def set_first(self, crc: int) -> None:
+        self.sums[0] = crc
+
     def footer(self) -> tuple[bytes, int]:
         """The footer to append, and the CRC the commit records (of the footer itself)."""
         sums = array("I", self.sums)

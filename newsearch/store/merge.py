@@ -1,30 +1,41 @@
 """Merging segments: the live documents of several segments copied into one new segment.
 
-Stored values, columns and postings are copied as they are (positions stay encoded), so no post
-is read or analysed again; deleted documents are dropped.
+Each kind of part is merged by its own function: the documents (stored posts copied as the
+segments hold them, compressed; lengths and columns), the postings (positions stay encoded), and
+any other per-segment part (``PART_MERGERS``). No post is read or analysed again; deleted
+documents are dropped. Everything read is checked against its checksums on the way.
 """
 
 from __future__ import annotations
 
 import heapq
+import struct
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from operator import itemgetter
 from typing import Any
 
-from whoosh import columns as wcolumns
 from whoosh.filedb.filestore import FileStorage
 
 from ..schema import WORD_FIELDS, NewsearchSchema
-from .reader import RawPostings, SegmentView
-from .texts import is_long_marker
-from .writer import FIELD_ORDER, SCORABLE, STORED_ONLY, PostingList, SegmentWriter
+from .reader import RawPostings, SegmentView, TermInfo
+from .writer import SCORABLE, PostingSource, SegmentWriter, TermEntry
+
+#: docnum in a merged segment -> its new docnum (-1: deleted, dropped), one array per segment.
+DocMap = array
+#: Merges of other per-segment parts (added to a segment with ``SegmentWriter.add_part``):
+#: extension -> a function of the merged segments and their docmaps that gives the merged
+#: part's bytes (None: no such part).
+PART_MERGERS: dict[str, Callable[[list[SegmentView], list[DocMap]], bytes | None]] = {}
+
+_DF = struct.Struct("!I")
 
 
 def merge_segments(
     storage: FileStorage,
     schema: NewsearchSchema,
     segments: list[Any],
-    generation: int,
+    generation: int = 0,
     prefix: str = "",
 ) -> Any:
     """Write the live documents of ``segments`` as one new segment and return it.
@@ -35,11 +46,15 @@ def merge_segments(
     try:
         out = SegmentWriter(storage, schema, prefix)
         try:
-            out.readings.carry([v.readings() for v in views])
-            docmaps, lengths, count = _copy_documents(out, views)
-            for fname in FIELD_ORDER:
-                out.write_field(fname, _merged_lists(views, fname, docmaps, lengths.get(fname)))
-            return out.finish(count)
+            sources = [v.readings() for v in views]
+            out.readings.carry(sources)
+            docmaps = merge_documents(out, views, sources)
+            out.write_postings(postings_source(views, docmaps))
+            for ext, merge_part in PART_MERGERS.items():
+                data = merge_part(views, docmaps)
+                if data is not None:
+                    out.add_part(ext, data)
+            return out.finish()
         except BaseException:
             out.cancel()
             raise
@@ -48,94 +63,92 @@ def merge_segments(
             v.close()
 
 
-def _copy_documents(
-    out: SegmentWriter, views: list[SegmentView]
-) -> tuple[list[dict[int, int]], dict[str, array[int]], int]:
-    """Copy every live document's stored fields, lengths and columns, in order.
-
-    Returns, per view, its old -> new docnums, the new field lengths, and the new doc count.
-    """
-    lengths: dict[str, array[int]] = {name: array("I") for name in SCORABLE}
-    docmaps: list[dict[int, int]] = []
-    n = 0
-    for view in views:
-        docmap: dict[int, int] = {}
+def merge_documents(
+    out: SegmentWriter, views: list[SegmentView], sources: list[Any] | None = None
+) -> list[DocMap]:
+    """Copy every live document's stored record, lengths and columns, in order; per view, its
+    old -> new docnums. ``sources``: the views' readings (``SegmentView.readings``), whose
+    titles go to the new segment's readings."""
+    docmaps: list[DocMap] = []
+    n = out.count
+    for vi, view in enumerate(views):
+        source_readings = sources[vi] if sources is not None else None
+        titles = (
+            dict(zip(source_readings.title_docs, source_readings.titles, strict=True))
+            if source_readings is not None
+            else {}
+        )
+        docmap = array("i", [-1]) * view.count
         docmaps.append(docmap)
-        view_lengths = {name: view.lengths(name) for name in SCORABLE}
-        columns = {name: _column_values(view, name, col) for name, col in out.columns.items()}
+        lengths = {name: view.length_bytes(name) for name in SCORABLE}
+        numeric = {name: view.numeric_column(name) for name in ("date_ts", "month")}
+        deleted = view.deleted
+        source = view.long_texts()
+        long = frozenset(source.docnums()) if source is not None else frozenset()
         for local in range(view.count):
-            if local in view.deleted:
+            if local in deleted:
                 continue
             docmap[local] = n
-            _copy_document(out, view, local, n, view_lengths, columns)
-            for name in SCORABLE:
-                lengths[name].append(view_lengths[name][local])
+            title = titles.get(local)
+            if title is None and source_readings is None:
+                title = view.stored(local).get("title")
+            out.readings.add_title(n, title)
+            if local in long:  # the text itself is in the long texts, in pieces
+                out.texts.copy(view, local, n)
+            out.add_raw(
+                view.stored_raw(local),
+                {name: lengths[name][local] for name in SCORABLE},
+                {
+                    "date_ts": numeric["date_ts"][local],
+                    "month": numeric["month"][local],
+                    "state": view.state_raw(local),
+                },
+            )
             n += 1
-    return docmaps, lengths, n
+    return docmaps
 
 
-def _column_values(view: SegmentView, name: str, column: Any) -> Any:
-    """A column's values of one segment, indexable by local docnum."""
-    if isinstance(column, wcolumns.NumericColumn):
-        return view.numeric_column(name, column)
-    return view.reader.column_reader(name, translate=False)
+def postings_source(views: list[SegmentView], docmaps: list[DocMap]) -> PostingSource:
+    """The merged posting lists of each field, for ``SegmentWriter.write_postings``."""
 
+    def source(fname: str) -> Iterator[TermEntry]:
+        positional = fname in WORD_FIELDS
+        for tbytes, parts in _merged_terms(views, fname):
+            most = sum(_DF.unpack_from(value, 5)[0] for _vi, value in parts)
+            yield (
+                tbytes,
+                most,
+                lambda parts=parts: _remapped(views, parts, docmaps, positional, fname),
+            )
 
-def _copy_document(
-    out: SegmentWriter,
-    view: SegmentView,
-    local: int,
-    n: int,
-    view_lengths: dict[str, list[int]],
-    columns: dict[str, Any],
-) -> None:
-    schema = out.schema
-    pdw = out.docs
-    stored = view.reader.stored_fields(local)
-    out.readings.add_title(n, stored.get("title"))
-    pdw.start_doc(n)
-    for name in STORED_ONLY:
-        pdw.add_field(name, schema[name], stored.get(name), 0)
-    for name in SCORABLE:
-        pdw.add_field(name, schema[name], stored.get(name), view_lengths[name][local])
-    if is_long_marker(stored.get("text")):  # the text itself is in the long texts, in pieces
-        out.texts.copy(view, local, n)
-    for name, column in out.columns.items():
-        pdw.add_column_value(name, column, columns[name][local])
-    pdw.finish_doc()
-
-
-def _merged_lists(
-    views: list[SegmentView],
-    fname: str,
-    docmaps: list[dict[int, int]],
-    flens: array[int] | None,
-) -> Iterator[PostingList]:
-    """One field's posting lists over all views, in term order, with the new docnums."""
-    positional = fname in WORD_FIELDS
-    for tbytes, parts in _merged_terms(views, fname):
-        ids, weights, values = _remapped(views, parts, docmaps, positional)
-        if ids:
-            lens = [flens[i] for i in ids] if flens is not None else [0] * len(ids)
-            yield tbytes, ids, weights, values, lens
+    return source
 
 
 def _remapped(
     views: list[SegmentView],
     parts: list[tuple[int, Any]],
-    docmaps: list[dict[int, int]],
+    docmaps: list[DocMap],
     positional: bool,
+    fname: str,
 ) -> RawPostings:
     """A term's postings from each view, deleted documents dropped, docnums renumbered."""
     ids: list[int] = []
     weights: list[float] = []
     values: list[bytes] | None = [] if positional else None
-    for vi, info in parts:
-        lids, lweights, lvalues = views[vi].read_postings(info, positional)
+    for vi, value in parts:
+        view = views[vi]
+        lids, lweights, lvalues = view.read_postings(TermInfo.parse(value), positional, fname)
         docmap = docmaps[vi]
+        if not view.deleted:
+            base = docmap[0] if view.count else 0
+            ids.extend([d + base for d in lids])
+            weights.extend(lweights)
+            if values is not None and lvalues is not None:
+                values.extend(lvalues)
+            continue
         for k, d in enumerate(lids):
-            new = docmap.get(d)
-            if new is None:
+            new = docmap[d]
+            if new < 0:
                 continue
             ids.append(new)
             weights.append(lweights[k])
@@ -147,21 +160,19 @@ def _remapped(
 def _merged_terms(
     views: list[SegmentView], fname: str
 ) -> Iterator[tuple[bytes, list[tuple[int, Any]]]]:
-    """Terms of one field over all views, in order, each with (view, term info) pairs."""
+    """Terms of one field over all views, in order, each with (view, term info bytes) pairs."""
 
     def one(vi: int) -> Iterator[tuple[bytes, int, Any]]:
-        for (name, tbytes), info in views[vi].term_items(fname):
-            if name != fname:
-                return
-            yield tbytes, vi, info
+        for tbytes, value in views[vi].term_table().entries(fname):
+            yield tbytes, vi, value
 
     current: bytes | None = None
     parts: list[tuple[int, Any]] = []
-    for tbytes, vi, info in heapq.merge(*(one(i) for i in range(len(views)))):
+    for tbytes, vi, value in heapq.merge(*(one(i) for i in range(len(views))), key=itemgetter(0)):
         if tbytes != current:
             if current is not None:
                 yield current, parts
             current, parts = tbytes, []
-        parts.append((vi, info))
+        parts.append((vi, value))
     if current is not None:
         yield current, parts

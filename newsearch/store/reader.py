@@ -1,10 +1,19 @@
-"""Reading an index: one commit as a ``Snapshot`` of segments, with bulk, zero-copy reads of
-posting lists, columns, vocabularies and stored fields, and caches for repeated queries."""
+"""Reading an index: one commit as a ``Snapshot`` of segments, read lazily from the mapped
+segment files, and caches for repeated queries.
+
+Opening a commit reads its table of contents and, per segment, the footer and the directory of
+its compound file: nothing whose size grows with the number of posts. Everything else is read
+when a query needs it, from the mapped bytes, each chunk checked (``checksums``) before it is
+decoded: a term's entry in the term table (a hash lookup), its posting blocks, one post's
+stored fields or column value, a field's lengths (one byte a post), a vocabulary searched in
+place for the terms that contain, start or end with a piece.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import pickle
 import struct
 import sys
@@ -19,26 +28,28 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, TypeVar, cast
 
-from whoosh import columns as wcolumns
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec
-from whoosh.filedb.compound import CompoundStorage
+from whoosh.codec.whoosh3 import W3Codec
 from whoosh.filedb.filestore import FileStorage
-from whoosh.filedb.structfile import BufferFile
-from whoosh.reading import SegmentReader, TermNotFound
 from whoosh.util.numeric import byte_to_length
 
 from ..errors import NewsearchError
 from ..schema import FileState, IndexSettings, NewsearchSchema, decode_state
 from .checksums import ChunkedFile, damaged, file_record
+from .compound import directory_of
 from .folder import storage_for
+from .terms import TermTable
 from .texts import TEXTS_EXT, LongText, LongTexts, is_long_marker, read_long_texts
 from .toc import latest_generation_in, read_commit
-from .writer import VOCAB_EXT
+from .writer import INFO_EXT, REVERSED_VOCAB_EXT, SCORABLE, VOCAB_EXT
 
 T = TypeVar("T")
 
 _INT = struct.Struct("!i")
+_TERMINFO = struct.Struct("!BfIBBfII")
+_EXTENT = struct.Struct("!qi")
 _LENGTHS = [byte_to_length(b) for b in range(256)]
+_USHORT = struct.Struct("!H")
+_BIG_ENDIAN = sys.byteorder == "big"
 
 #: A term's postings in one segment: docnums, weights and, when asked for, values.
 RawPostings = tuple[list[int], list[float], "list[bytes] | None"]
@@ -59,96 +70,6 @@ class Postings:
 EMPTY = Postings([], [], None)
 
 
-class _Region(io.RawIOBase):
-    """Part of a checked file, as a file for Whoosh's readers: every read verifies the chunks it
-    touches (checksums.ChunkedFile.verify) and copies only what it returns. A region read
-    whole (a column) is verified once, when it is opened."""
-
-    def __init__(self, source: ChunkedFile, offset: int, length: int, what: str, checked: bool):
-        self._source = source
-        self._base = offset
-        self._buf = source.view[offset : offset + length]
-        self._what = what
-        self._pos = 0
-        self.checked = checked
-        if checked:
-            source.verify(offset, offset + length, what)
-
-    def check(self, start: int, stop: int) -> None:
-        if self.checked:
-            return
-        size = len(self._buf)
-        self._source.verify(self._base + min(start, size), self._base + min(stop, size), self._what)
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        n = max(0, min(len(b), len(self._buf) - self._pos))
-        self.check(self._pos, self._pos + n)
-        b[:n] = self._buf[self._pos : self._pos + n]
-        self._pos += n
-        return n
-
-    def read(self, size: int | None = -1) -> bytes:
-        end = len(self._buf) if size is None or size < 0 else min(len(self._buf), self._pos + size)
-        self.check(self._pos, end)
-        out = bytes(self._buf[self._pos : end])
-        self._pos = max(self._pos, end)
-        return out
-
-    def readline(self, size: int | None = -1) -> bytes:
-        end = len(self._buf) if size is None or size < 0 else min(len(self._buf), self._pos + size)
-        i = bytes(self._buf[self._pos : end]).find(b"\n")
-        return self.read(i + 1 if i != -1 else end - self._pos)
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        base = (0, self._pos, len(self._buf))[whence]
-        self._pos = base + pos
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-
-class _ViewFile(BufferFile):
-    """Whoosh's BufferFile over a _Region: no copy of the whole buffer, every read checked."""
-
-    def __init__(
-        self, source: ChunkedFile, offset: int, length: int, name: str, checked: bool = False
-    ):
-        self._region = _Region(source, offset, length, describe_part(name), checked)
-        self._buf = self._region._buf
-        self._name = name
-        self.file = self._region
-        self.onclose = None
-        self.is_real = False
-        self.is_closed = False
-        # For the common read, inside one chunk that is already verified (a term lookup reads
-        # a dozen small pieces): no call out of get().
-        self._source = source
-        self._base = offset
-        self._chunk = source.chunk
-        self._ok = source.ok
-
-    def get(self, position: int, length: int) -> bytes:
-        region = self._region
-        if not region.checked:
-            start = self._base + position
-            c = start // self._chunk
-            if not (
-                0 <= position
-                and position + length <= len(self._buf)
-                and c == (start + length - 1) // self._chunk
-                and self._ok[c]
-            ):
-                region.check(position, position + length)
-        return bytes(self._buf[position : position + length])
-
-
 def describe_part(name: str) -> str:
     """What a file inside a segment holds, in words (for error messages and reports)."""
     ext = name.partition(".")[2]
@@ -156,8 +77,12 @@ def describe_part(name: str) -> str:
         return "term table"
     if ext == "pst":
         return "postings"
-    if ext.endswith(".voc"):
-        return f"vocabulary of {ext[: -len('.voc')]}"
+    if ext.endswith(VOCAB_EXT):
+        return f"vocabulary of {ext[: -len(VOCAB_EXT)]}"
+    if ext.endswith(REVERSED_VOCAB_EXT):
+        return f"reversed vocabulary of {ext[: -len(REVERSED_VOCAB_EXT)]}"
+    if ext == INFO_EXT[1:]:
+        return "segment statistics"
     if ext == "rdg":
         return "readings"
     if ext == "_stored.col":
@@ -171,46 +96,102 @@ def describe_part(name: str) -> str:
     return name
 
 
-class _SegmentFiles:
-    """The files inside one compound segment, served from a single mmap without copies.
+@dataclass(frozen=True)
+class TermInfo:
+    """A term's entry in a segment's term table (Whoosh's ``W3TermInfo``), decoded lazily:
+    its statistics, and where its postings are (or the postings themselves, for short lists)."""
 
-    Whoosh reads a compound segment either by copying each file it opens whole into memory
+    df: int
+    weight: float
+    minlength: int  # bytes, as stored
+    maxlength: int
+    maxweight: float
+    minid: int
+    maxid: int
+    offset: int = -1
+    length: int = 0
+    inlined: bytes = b""
+
+    @classmethod
+    def parse(cls, value: bytes | memoryview) -> TermInfo:
+        flags, weight, df, minl, maxl, maxw, minid, maxid = _TERMINFO.unpack_from(value, 0)
+        if flags:
+            return cls(
+                df, weight, minl, maxl, maxw, minid, maxid, -1, 0, bytes(value[_TERMINFO.size :])
+            )
+        offset, length = _EXTENT.unpack_from(value, _TERMINFO.size)
+        return cls(df, weight, minl, maxl, maxw, minid, maxid, offset, length)
+
+    def is_inlined(self) -> bool:
+        return self.offset < 0
+
+    def doc_frequency(self) -> int:
+        return self.df
+
+
+class _SegmentFiles:
+    """The parts of one compound segment file, served from a single mmap without copies.
+
+    Whoosh reads a compound segment either by copying each part it opens whole into memory
     (with mmap) or through a system call per read (without): both are slow for an index of
     tens of megabytes that a search touches here and there.
     """
-
-    supports_mmap = True
 
     def __init__(self, folder: str, segment: Any):
         self.name = segment.make_filename(segment.COMPOUND_EXT)
         self.source = ChunkedFile(folder, self.name, file_record(segment))
         try:
-            whole = _ViewFile(self.source, 0, self.source.length, "compound directory")
-            directory = CompoundStorage(whole, use_mmap=False)
-            self._dir: dict[str, tuple[int, int]] = {
-                name: directory.range(name) for name in directory.list()
-            }
+            source = self.source
+            source.verify(0, min(source.length, 12), "compound directory")
+            where, size = struct.unpack_from("!qi", source.view, 0)
+            if where < 12 or where + size > source.length:
+                raise damaged(folder, self.name, "its directory is not where its header says")
+            source.verify(where, where + size, "compound directory")
+            self._dir = directory_of(source.view)
         except BaseException:
             self.source.close()
             raise
         self.folder = folder
+        for _name, (offset, length) in self._dir.items():
+            if offset < 0 or offset + length > source.length:
+                self.source.close()
+                raise damaged(folder, self.name, "a part outside the file")
+
+    def range(self, name: str) -> tuple[int, int]:
+        return self._dir[name]
 
     def read(self, name: str, offset: int, length: int, what: str) -> bytes:
-        """Bytes of one file of the segment, checked."""
+        """Bytes of one part of the segment, checked."""
         base, size = self._dir[name]
         start, stop = base + min(offset, size), base + min(offset + length, size)
         self.source.verify(start, stop, what)
         return bytes(self.source.view[start:stop])
 
-    def open_file(self, name: str, *args: Any, **kwargs: Any) -> _ViewFile:
-        if name not in self._dir:
-            raise NameError(name)
-        offset, length = self._dir[name]
-        # Columns other than the stored posts are read whole (all dates, all states, all
-        # lengths): checked at once. The stored posts and the term table are read here and
-        # there, and checked chunk by chunk as they are.
-        whole = name.endswith(".col") and not name.endswith("._stored.col")
-        return _ViewFile(self.source, offset, length, name, checked=whole)
+    def view(self, name: str, what: str) -> memoryview:
+        """A whole part, checked, without a copy."""
+        base, size = self._dir[name]
+        self.source.verify(base, base + size, what)
+        return self.source.view[base : base + size]
+
+    def checker(self, name: str, what: str) -> Callable[[int, int], None]:
+        """A function that checks bytes [start, stop) of a part before they are read."""
+        base, size = self._dir[name]
+        source = self.source
+        chunk, ok = source.chunk, source.ok
+
+        def check(start: int, stop: int) -> None:
+            a = base + start
+            c = a // chunk
+            if stop <= size and c == (base + stop - 1) // chunk and ok[c]:
+                return
+            source.verify(a, base + min(stop, size), what)
+
+        return check
+
+    def open_file(self, name: str) -> io.BytesIO:
+        """A part as a file (checked whole first): for readers of parts written by other
+        modules (store.readings)."""
+        return io.BytesIO(bytes(self.view(name, describe_part(name))))
 
     def file_exists(self, name: str) -> bool:
         return name in self._dir
@@ -225,27 +206,109 @@ class _SegmentFiles:
         self.source.close()
 
 
-class _Uncompounded:
-    """A segment that tells Whoosh it is not compound: its files come from _SegmentFiles."""
+class VocabularyPart:
+    """One segment's vocabulary of a word field, searched where it is mapped: sorted lines
+    (``\\nterm\\nterm\\n``) in which a term is found by bisection and a piece by a byte search;
+    nothing is decoded but the terms found."""
 
-    def __init__(self, segment: Any):
-        self._segment = segment
+    def __init__(self, mm: Any, start: int, end: int):
+        self._mm = mm
+        self._start = start
+        self._end = end
 
-    def is_compound(self) -> bool:
-        return False
+    def __len__(self) -> int:
+        return self._end - self._start
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._segment, name)
+    def containing(self, piece: bytes) -> list[bytes]:
+        mm, start, end = self._mm, self._start, self._end
+        out = []
+        i = mm.find(piece, start, end)
+        while i != -1:
+            s = mm.rfind(b"\n", start, i) + 1
+            e = mm.find(b"\n", i, end)
+            out.append(mm[s:e])
+            i = mm.find(piece, e, end)
+        return out
+
+    def _first_at_least(self, key: bytes) -> int:
+        mm, end = self._mm, self._end
+        lo, hi = self._start + 1, end
+        while lo < hi:
+            mid = (lo + hi) // 2
+            s = mm.rfind(b"\n", lo - 1, mid) + 1
+            e = mm.find(b"\n", s, end)
+            if mm[s:e] < key:
+                lo = e + 1
+            else:
+                hi = s
+        return lo
+
+    def with_prefix(self, prefix: bytes) -> list[bytes]:
+        mm, end = self._mm, self._end
+        pos = self._first_at_least(prefix)
+        out = []
+        n = len(prefix)
+        while pos < end:
+            e = mm.find(b"\n", pos, end)
+            if e < 0 or mm[pos : pos + n] != prefix:
+                break
+            out.append(mm[pos:e])
+            pos = e + 1
+        return out
+
+    def lines(self) -> list[bytes]:
+        data = self._mm[self._start + 1 : self._end - 1]
+        return data.split(b"\n") if data else []
 
 
-def _inlined(info: Any, want_values: bool) -> RawPostings:
-    """The postings a term keeps in the term table itself (short lists, see writer)."""
-    ids, weights, values = info.inlined_postings()
-    return list(ids), list(weights), list(values) if want_values else None
+_NO_VOCABULARY = VocabularyPart(b"\n", 0, 1)
+
+
+class _VarBytesPart:
+    """A Whoosh ``VarBytesColumn`` part read one value at a time: the offsets table (which
+    newsearch always writes) gives any document's value without a pass over the others."""
+
+    def __init__(self, files: _SegmentFiles, name: str, count: int, what: str):
+        self._check = files.checker(name, what)
+        base, size = files.range(name)
+        self._buf = files.source.view[base : base + size]
+        self._what = what
+        self._count = count
+        check, buf = self._check, self._buf
+        check(size - 3, size)
+        codes = bytes(buf[size - 3 : size])
+        if codes[2:3] != b"X":
+            raise ValueError(f"{what}: a column without offsets")
+        lcode, ocode = chr(codes[0]), chr(codes[1])
+        self._lsize, self._osize = struct.calcsize(lcode), struct.calcsize(ocode)
+        self._offsets = size - 3 - count * self._osize
+        self._lengths = self._offsets - count * self._lsize
+        if self._lengths < 0:
+            raise ValueError(f"{what}: shorter than its tables")
+        self._lunpack = struct.Struct("!" + lcode).unpack_from
+        self._ounpack = struct.Struct("!" + ocode).unpack_from
+
+    def __getitem__(self, local: int) -> bytes:
+        if not 0 <= local < self._count:
+            raise IndexError(local)
+        check, buf = self._check, self._buf
+        lpos = self._lengths + local * self._lsize
+        opos = self._offsets + local * self._osize
+        check(lpos, lpos + self._lsize)
+        check(opos, opos + self._osize)
+        (length,) = self._lunpack(buf, lpos)
+        (offset,) = self._ounpack(buf, opos)
+        if offset + length > self._lengths:
+            raise ValueError(f"{self._what}: a value outside the column")
+        check(offset, offset + length)
+        return bytes(buf[offset : offset + length])
+
+    def __len__(self) -> int:
+        return self._count
 
 
 class SegmentView:
-    """One segment of a snapshot: its reader and where its documents start."""
+    """One segment of a snapshot: where its documents start, and lazy reads of its parts."""
 
     def __init__(
         self,
@@ -253,20 +316,13 @@ class SegmentView:
         schema: NewsearchSchema,
         segment: Any,
         offset: int,
-        generation: int,
+        generation: int = 0,
     ):
         self.segment = segment
         self.schema = schema
         if not segment.is_compound():
             raise damaged(storage.folder, segment.segment_id(), "not a segment newsearch wrote")
         self.files = _SegmentFiles(storage.folder, segment)
-        try:
-            self.reader = SegmentReader(
-                self.files, schema, _Uncompounded(segment), generation=generation
-            )
-        except BaseException:
-            self.files.close()
-            raise
         self.offset = offset
         self.count = segment.doc_count_all()
         deleted = segment.deleted_docs()
@@ -274,12 +330,29 @@ class SegmentView:
         self._postings_name = segment.make_filename(W3Codec.POSTS_EXT)
         self._long_texts: LongTexts | None = None
         self._long_texts_read = False
+        self._terms: TermTable | None = None
+        self._parts: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
-    def term_info(self, fieldname: str, tbytes: bytes) -> Any:
-        try:
-            return self.reader.term_info(fieldname, tbytes)
-        except (TermNotFound, KeyError):
-            return None
+    # --- terms and postings ----------------------------------------------------------------------
+
+    def term_table(self) -> TermTable:
+        table = self._terms
+        if table is None:
+            name = self.segment.make_filename(W3Codec.TERMS_EXT)
+            if not self.files.file_exists(name):
+                raise damaged(self.files.folder, self.files.name, "no term table")
+            base, size = self.files.range(name)
+            table = TermTable(
+                self.files.source.view[base : base + size],
+                self.files.checker(name, "term table"),
+            )
+            self._terms = table
+        return table
+
+    def term_info(self, fieldname: str, tbytes: bytes) -> TermInfo | None:
+        value = self.term_table().lookup(fieldname, tbytes)
+        return TermInfo.parse(value) if value is not None else None
 
     def postings(self, fieldname: str, tbytes: bytes, want_values: bool) -> RawPostings | None:
         """A term's postings with the snapshot's docnums, deleted documents left out."""
@@ -299,18 +372,20 @@ class SegmentView:
             ids = [d + off for d in ids]
         return ids, weights, vals
 
-    def term_items(self, fieldname: str) -> Iterator[tuple[tuple[str, bytes], Any]]:
-        """(field, term) keys and term infos from the first term of ``fieldname`` on, in order."""
-        terms = self.reader._terms  # the segment's W3TermsReader
-        if fieldname not in terms.indexed_field_names():
-            return iter(())
-        items: Iterator[tuple[tuple[str, bytes], Any]] = terms.items_from(fieldname, b"")
-        return items
+    def term_items(self, fieldname: str) -> Iterator[tuple[bytes, TermInfo]]:
+        """(term, term info) of every term of ``fieldname``, in order."""
+        for tbytes, value in self.term_table().entries(fieldname):
+            yield tbytes, TermInfo.parse(value)
 
-    def read_postings(self, info: Any, want_values: bool, fieldname: str = "") -> RawPostings:
+    def terms(self, fieldname: str) -> Iterator[bytes]:
+        for tbytes, _value in self.term_table().entries(fieldname):
+            yield tbytes
+
+    def read_postings(self, info: TermInfo, want_values: bool, fieldname: str = "") -> RawPostings:
         """A term's postings with local document numbers, deleted documents included."""
         if info.is_inlined():
-            return _inlined(info, want_values)
+            ids, weights, values = pickle.loads(info.inlined)
+            return list(ids), list(weights), list(values) if want_values else None
         return _read_blocks(self._postings_data(info, fieldname), want_values)
 
     def values_for(self, fieldname: str, tbytes: bytes, wanted: list[int]) -> dict[int, bytes]:
@@ -322,7 +397,7 @@ class SegmentView:
             return out
         want = set(wanted)
         if info.is_inlined():
-            ids, _weights, values = _inlined(info, True)
+            ids, _weights, values = self.read_postings(info, True)
             for d, v in zip(ids, values or (), strict=False):
                 if d in want:
                     out[d] = v
@@ -341,45 +416,128 @@ class SegmentView:
                 break
         return out
 
-    def _postings_data(self, info: Any, fieldname: str) -> bytes:
+    def _postings_data(self, info: TermInfo, fieldname: str) -> bytes:
         """The bytes of a term's posting blocks, checked, from the segment's mapped file."""
-        offset, length = info.extent()
-        if isinstance(length, tuple):  # W3TermInfo.from_bytes leaves the length unpacked
-            length = length[0]
         what = f"postings of {fieldname}" if fieldname else "postings"
-        return self.files.read(self._postings_name, offset, length, what)
+        return self.files.read(self._postings_name, info.offset, info.length, what)
 
-    def numeric_column(self, fieldname: str, column: Any = None) -> array[int]:
+    # --- per-document values ---------------------------------------------------------------------
+
+    def _part(self, key: str, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            got = self._parts.get(key)
+            if got is None:
+                got = self._parts[key] = make()
+            return got
+
+    def numeric_column(self, fieldname: str, column: Any = None) -> array[Any]:
         """A numeric column of every document (the schema's column type unless given)."""
         if column is None:
             column = self.schema[fieldname].column_type
-        assert isinstance(column, wcolumns.NumericColumn)
         typecode, default = column._typecode, column._default
         name = W3Codec.column_filename(self.segment, fieldname)
         size = struct.calcsize(typecode)
         a = array(typecode)
         if self.files.file_exists(name):
-            with self.files.open_file(name) as fh:
-                data = fh.read()
+            data = self.files.view(name, describe_part(name))
             usable = len(data) - len(data) % size
             a.frombytes(data[:usable])
-            if a.itemsize > 1 and sys.byteorder == "little":  # columns are big-endian
+            if a.itemsize > 1 and not _BIG_ENDIAN:  # columns are big-endian
                 a.byteswap()
         if len(a) < self.count:
             a.extend([default] * (self.count - len(a)))
         return a[: self.count]
 
-    def lengths(self, fieldname: str) -> list[int]:
-        raw = self.numeric_column(f"_{fieldname}_len", LENGTHS_COLUMN)
-        table = _LENGTHS
-        return [table[b] for b in raw]
+    def length_bytes(self, fieldname: str) -> bytes:
+        """Each document's length of a scorable field, as stored (one byte: ``byte_to_length``)."""
 
-    def vocabulary(self, fieldname: str) -> str:
-        name = self.segment.make_filename(f".{fieldname}{VOCAB_EXT}")
-        if not self.files.file_exists(name):
-            return "\n"
-        with self.files.open_file(name) as fh:
-            return zlib.decompress(fh.read()).decode("utf-8")
+        def make() -> bytes:
+            name = W3Codec.column_filename(self.segment, f"_{fieldname}_len")
+            if not self.files.file_exists(name):
+                return bytes(self.count)
+            data = bytes(self.files.view(name, describe_part(name))[: self.count])
+            return data + bytes(self.count - len(data))
+
+        data: bytes = self._part(f"len:{fieldname}", make)
+        return data
+
+    def lengths(self, fieldname: str) -> list[int]:
+        table = _LENGTHS
+        return [table[b] for b in self.length_bytes(fieldname)]
+
+    def info(self) -> dict[str, Any]:
+        """The segment's own statistics (see writer.INFO_EXT)."""
+
+        def make() -> dict[str, Any]:
+            name = self.segment.make_filename(INFO_EXT)
+            if not self.files.file_exists(name):
+                raise damaged(self.files.folder, self.files.name, "no segment statistics")
+            try:
+                info = json.loads(bytes(self.files.view(name, "segment statistics")))
+                lengths = info["lengths"]
+                if not all(isinstance(lengths.get(f), int) for f in SCORABLE):
+                    raise ValueError("lengths")
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise damaged(
+                    self.files.folder, self.files.name, "segment statistics: cannot be read"
+                ) from exc
+            return dict(info)
+
+        info: dict[str, Any] = self._part("info", make)
+        return info
+
+    def live_length_total(self, fieldname: str) -> int:
+        """The sum of a field's (stored) lengths over the live documents."""
+        total = int(self.info()["lengths"][fieldname])
+        if self.deleted:
+            lengths = self.length_bytes(fieldname)
+            table = _LENGTHS
+            total -= sum(table[lengths[d]] for d in self.deleted if 0 <= d < self.count)
+        return total
+
+    def _stored_part(self) -> _VarBytesPart:
+        name = W3Codec.column_filename(self.segment, "_stored")
+        return self._part(  # type: ignore[no-any-return]
+            "stored", lambda: _VarBytesPart(self.files, name, self.count, "stored posts")
+        )
+
+    def stored_raw(self, local: int) -> bytes:
+        """One document's stored record as the segment holds it (compressed)."""
+        return self._stored_part()[local]
+
+    def stored(self, local: int) -> dict[str, Any]:
+        """One document's stored fields."""
+        raw = self.stored_raw(local)
+        if not raw:
+            return {}
+        value = pickle.loads(zlib.decompress(raw))
+        if not isinstance(value, dict):
+            raise damaged(self.files.folder, self.files.name, "stored posts: not a record")
+        return value
+
+    def _state_part(self) -> _VarBytesPart:
+        name = W3Codec.column_filename(self.segment, "state")
+        return self._part(  # type: ignore[no-any-return]
+            "state", lambda: _VarBytesPart(self.files, name, self.count, "column state")
+        )
+
+    def state_raw(self, local: int) -> bytes:
+        return self._state_part()[local]
+
+    def vocabulary(self, fieldname: str, reverse: bool = False) -> VocabularyPart:
+        """A word field's terms (or its reversed terms), sorted, one a line."""
+        ext = REVERSED_VOCAB_EXT if reverse else VOCAB_EXT
+        name = self.segment.make_filename(f".{fieldname}{ext}")
+
+        def make() -> VocabularyPart:
+            if not self.files.file_exists(name):
+                return _NO_VOCABULARY
+            base, size = self.files.range(name)
+            self.files.view(name, describe_part(name))  # checked once, whole
+            return VocabularyPart(self.files.source._mm, base, base + size)
+
+        part: VocabularyPart = self._part(f"voc:{name}", make)
+        return part
 
     def long_texts(self) -> LongTexts | None:
         """The segment's long texts (see store.texts), read on first use: opening a segment
@@ -396,7 +554,8 @@ class SegmentView:
         return read(self)
 
     def close(self) -> None:
-        self.reader.close()
+        self._parts.clear()
+        self._terms = None
         self.files.close()
 
 
@@ -494,6 +653,7 @@ class Snapshot:
                 v.close()
             raise
         self.segments = views
+        self._starts = [v.offset for v in views]
         self.doc_count_all = offset
         self.doc_count = offset - sum(len(v.deleted) for v in views)
 
@@ -531,6 +691,16 @@ class Snapshot:
                 self._cache_size -= len(old.docs) + 1
         return result
 
+    def term_infos(self, fieldname: str, term: str) -> list[tuple[SegmentView, TermInfo]]:
+        """A term's entry in each segment that has it (statistics without the postings)."""
+        tbytes = term.encode("utf-8", "surrogatepass")
+        out = []
+        for view in self.segments:
+            info = view.term_info(fieldname, tbytes)
+            if info is not None:
+                out.append((view, info))
+        return out
+
     def values_for(self, fieldname: str, term: str, docs: set[int]) -> dict[int, bytes]:
         """Values (positions) of ``term`` in the given posts only."""
         tbytes = term.encode("utf-8", "surrogatepass")
@@ -549,6 +719,11 @@ class Snapshot:
             return self._cache.get((fieldname, term, values))
 
     def has_term(self, fieldname: str, term: str) -> bool:
+        tbytes = term.encode("utf-8", "surrogatepass")
+        for view in self.segments:
+            if not view.deleted and view.term_info(fieldname, tbytes) is not None:
+                return True
+        # Only segments with deletions have it, if any: its live postings decide.
         return bool(self.postings(fieldname, term).docs)
 
     # per-document values ------------------------------------------------------------------------
@@ -563,38 +738,50 @@ class Snapshot:
             self._memo[key] = value
         return value
 
-    def numeric_column(self, fieldname: str) -> list[int]:
-        def make() -> list[int]:
-            out: list[int] = []
+    def numeric_column(self, fieldname: str) -> array[Any]:
+        """A numeric column of every document, indexable by docnum (read whole: filters and
+        facets; a ranking reads ``column_value``)."""
+
+        def make() -> array[Any]:
+            column = self.schema[fieldname].column_type
+            out = array(column._typecode)
             for v in self.segments:
                 out.extend(v.numeric_column(fieldname))
             return out
 
-        return self.memo(("col", fieldname), make)
+        column: array[Any] = self.memo(("col", fieldname), make)
+        return column
+
+    def field_length_bytes(self, fieldname: str) -> bytes:
+        """Each document's length of a scorable field as stored: one byte a document (its
+        length is ``byte_to_length`` of it), indexable by docnum."""
+
+        def make() -> bytes:
+            return b"".join(v.length_bytes(fieldname) for v in self.segments)
+
+        data: bytes = self.memo(("lenbytes", fieldname), make)
+        return data
 
     def field_lengths(self, fieldname: str) -> list[int]:
-        def make() -> list[int]:
-            out: list[int] = []
-            for v in self.segments:
-                out.extend(v.lengths(fieldname))
-            return out
-
-        return self.memo(("len", fieldname), make)
+        table = _LENGTHS
+        return [table[b] for b in self.field_length_bytes(fieldname)]
 
     def average_length(self, fieldname: str) -> float:
-        # From the per-document lengths of live documents (as stored, one byte each): the same
-        # figure whatever the segments, so merging segments never changes a score.
+        # From the lengths of live documents (as stored, one byte each): the same figure
+        # whatever the segments, so merging segments never changes a score. Each segment
+        # records the sum over its documents; deleted ones are taken off.
         def make() -> float:
-            lengths = self.field_lengths(fieldname)
-            live = [lengths[d] for d in self.live_docs()]
-            return sum(live) / len(live) if live else 0.0
+            live = self.doc_count
+            if not live:
+                return 0.0
+            return sum(v.live_length_total(fieldname) for v in self.segments) / live
 
-        return self.memo(("avg", fieldname), make)
+        average: float = self.memo(("avg", fieldname), make)
+        return average
 
-    def vocabularies(self, fieldname: str) -> list[str]:
-        return self.memo(
-            ("voc", fieldname), lambda: [v.vocabulary(fieldname) for v in self.segments]
-        )
+    def vocabularies(self, fieldname: str, reverse: bool = False) -> list[VocabularyPart]:
+        """Per segment, a word field's vocabulary (or reversed vocabulary), searched in place."""
+        return [v.vocabulary(fieldname, reverse) for v in self.segments]
 
     def live_docs(self) -> Iterator[int]:
         for v in self.segments:
@@ -602,19 +789,30 @@ class Snapshot:
                 if local not in v.deleted:
                     yield v.offset + local
 
-    def _locate(self, docnum: int) -> tuple[SegmentView, int]:
+    def live_set(self) -> set[int]:
+        """Every live document (a set made at C speed)."""
+        out: set[int] = set()
         for v in self.segments:
-            if docnum < v.offset + v.count:
-                return v, docnum - v.offset
-        raise IndexError(docnum)
+            docs = set(range(v.offset, v.offset + v.count))
+            if v.deleted:
+                docs.difference_update(v.offset + d for d in v.deleted)
+            out |= docs
+        return out
+
+    def _locate(self, docnum: int) -> tuple[SegmentView, int]:
+        i = bisect_right(self._starts, docnum) - 1
+        if i < 0 or docnum >= self.doc_count_all:
+            raise IndexError(docnum)
+        v = self.segments[i]
+        return v, docnum - v.offset
 
     def stored(self, docnum: int, *, text: bool = True) -> dict[str, Any]:
         """A post's stored fields. A long text is read from its pieces, unless ``text`` is
         False: then it is "" (``long_text`` reads it piece by piece)."""
         view, local = self._locate(docnum)
-        with self._lock:
-            out = dict(view.reader.stored_fields(local))
-            if is_long_marker(out.get("text")):
+        out = dict(view.stored(local))
+        if is_long_marker(out.get("text")):
+            with self._lock:
                 out["text"] = self._long_text(view, local).text() if text else ""
         return out
 
@@ -632,20 +830,28 @@ class Snapshot:
             raise damaged(self.folder, view.files.name, "stored posts: a long text is missing")
         return found
 
+    def column_value(self, fieldname: str, docnum: int) -> Any:
+        """One document's value of a numeric column."""
+        return self.numeric_column(fieldname)[docnum]
+
+    def path(self, docnum: int) -> str:
+        """A document's path (from its state column: no stored post is read)."""
+        view, local = self._locate(docnum)
+        return decode_state(view.state_raw(local))[0]
+
     def states(self) -> Iterator[tuple[int, str, FileState | None]]:
         """(docnum, path, file state) of every live document."""
         for v in self.segments:
-            reader = v.reader.column_reader("state", translate=False)
             for local in range(v.count):
                 if local not in v.deleted:
-                    yield (v.offset + local, *decode_state(reader[local]))
+                    yield (v.offset + local, *decode_state(v.state_raw(local)))
 
     def terms(self, fieldname: str) -> list[str]:
         """The distinct terms of a field over all segments (for small fields: keywords)."""
         out: dict[str, None] = {}
         for v in self.segments:
-            for term in v.reader.lexicon(fieldname):
-                out.setdefault(term.decode("utf-8", "surrogatepass"), None)
+            for tbytes in v.terms(fieldname):
+                out.setdefault(tbytes.decode("utf-8", "surrogatepass"), None)
         return list(out)
 
     def close(self) -> None:

@@ -1,35 +1,35 @@
 """Writing segments: analysed documents (or the documents of merged segments) to one Whoosh
-segment through Whoosh's ``whoosh3`` codec, whole posting lists at a time.
+segment in Whoosh's ``whoosh3`` format, written once into its compound file (``compound``).
 
-``SegmentWriter`` is the one way a segment is written, finished and, on failure, removed;
-``SegmentBuilder`` feeds it documents from the analysis, ``merge`` feeds it older segments.
+``SegmentWriter`` is the one way a segment is written, finished and, on failure, removed. Its
+parts come in the order they are written: the stored posts (streamed as documents arrive), the
+other per-document columns, the postings (every posting list too long to sit in the term table),
+the term table, the vocabularies and the segment's own statistics. Posting lists are given twice
+by their source (``PostingSource``): a first pass writes the long ones, a second the term table,
+which needs where each long list went and holds the short lists itself. ``SegmentBuilder`` feeds
+it documents from the analysis, ``merge`` feeds it older segments.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pickle
 import struct
 import sys
 import zlib
 from array import array
-from collections.abc import Iterable
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator
 from itertools import accumulate
+from operator import sub
 from typing import Any
 
 from whoosh import columns as wcolumns
-from whoosh.codec.whoosh3 import (
-    WHOOSH3_HEADER_MAGIC,
-    W3Codec,
-    W3FieldWriter,
-    W3PerDocWriter,
-    W3PostingsWriter,
-    W3TermInfo,
-)
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3TermInfo
 from whoosh.filedb.filestore import FileStorage
-from whoosh.system import pack_ushort
-from whoosh.util.numeric import length_to_byte
+from whoosh.util.numeric import byte_to_length, length_to_byte
 
 from ..schema import (
     JOIN_FIELDS,
@@ -40,16 +40,26 @@ from ..schema import (
     NewsearchSchema,
 )
 from . import readings
-from .checksums import ChunkSums, set_file_record
-from .folder import INDEX_NAME, Output, write_error
-from .texts import LongTextWriter
+from .checksums import set_file_record
+from .compound import PartWriter, SegmentFile
+from .folder import INDEX_NAME, write_error
+from .terms import TermTableWriter
+from .texts import TEXTS_EXT, LongTextWriter
 
 #: Posting lists this short are stored inside the term table instead of the postings file.
 INLINE_LIMIT = 8
 BLOCK_LIMIT = 128
 #: Blocks smaller than this are not worth compressing.
 MIN_COMPRESS = 64
+#: A word field's vocabulary: its terms in order, one a line (``.text.voc``), and the same terms
+#: written backwards, in the order of the reversed terms (``.text.rvoc``); both plain UTF-8, so
+#: that "which terms contain, start or end with this" is a search of the mapped bytes.
 VOCAB_EXT = ".voc"
+REVERSED_VOCAB_EXT = ".rvoc"
+#: The segment's own statistics (JSON): per scorable field, the sum of its (stored, one-byte)
+#: lengths over all documents, so that an average length needs no pass over the documents.
+INFO_EXT = ".nsinfo"
+INFO_VERSION = 1
 #: Pickle protocol of postings blocks. Whoosh writes protocol 2, which stores each positions
 #: value (bytes) as a call to codecs.encode: protocol 4 unpickles 4x faster and is half the
 #: size. Whoosh reads any protocol.
@@ -72,251 +82,362 @@ FIELD_ORDER = (
     *JOIN_FIELDS.values(),
     *(f for name in WORD_FIELDS for f in (name, SUB_FIELDS[name])),
 )
+#: The stored fields of a post, in the order they are stored.
+STORED_FIELDS = ("path", "title", "text", *KEYWORD_FIELDS, "url", "source_url", "date")
 
 _TERMINFO = W3TermInfo._struct
-#: The compound file's header: where its directory starts, and the directory's length.
-_COMPOUND_HEADER = struct.Struct("!qi")
+_LONG_INT = struct.Struct("!qi")
+_INT = struct.Struct("!i")
+_BIG_ENDIAN = sys.byteorder == "big"
 
-#: One posting list as a segment writes it: term, docnums, weights, values (positions) or None,
-#: and the field length of each document.
-PostingList = tuple[bytes, list[int], list[float], "list[bytes] | None", list[int]]
-
-
-def _codec() -> W3Codec:
-    return W3Codec(blocklimit=BLOCK_LIMIT, compression=COMPRESSION)
-
-
-class _PerDocWriter(W3PerDocWriter):
-    """Whoosh's per-document writer, storing fields with COMPRESSION instead of level 3."""
-
-    def __init__(self, codec: W3Codec, storage: FileStorage, segment: Any):
-        super().__init__(codec, storage, segment)
-        # Nothing is written yet: replace the stored-fields column before the first document.
-        del self._colwriters["_stored"]
-        self._create_column("_stored", _STORED_COLUMN)
+#: One posting list: docnums, weights, values (positions) or None.
+PostingList = tuple[list[int], list[float], "list[bytes] | None"]
+#: One term of a field as a source gives it: the term, at least as many postings as it has
+#: (before a merge drops deleted documents), and a function that reads its postings.
+TermEntry = tuple[bytes, int, Callable[[], PostingList]]
+#: A field's terms in order, each time it is called (twice per field).
+PostingSource = Callable[[str], Iterable[TermEntry]]
 
 
-_STORED_COLUMN = wcolumns.PickleColumn(wcolumns.CompressedBytesColumn(level=COMPRESSION))
+def stored_record(doc: Document) -> dict[str, Any]:
+    """What a segment stores of a post (and gives back for hits and ``show``)."""
+    stored = doc.stored
+    return {name: stored[name] for name in STORED_FIELDS if stored.get(name) is not None}
 
 
-class _BulkPostingsWriter(W3PostingsWriter):
-    """Whoosh's postings writer, fed a whole posting list at a time instead of one posting."""
-
-    def write_list(
-        self, ids: list[int], weights: list[float], values: list[bytes] | None, lengths: list[int]
-    ) -> None:
-        n = len(ids)
-        for start in range(0, n, self._blocklimit):
-            end = start + self._blocklimit
-            self._fill(
-                ids[start:end],
-                weights[start:end],
-                values[start:end] if values else None,
-                lengths[start:end],
-            )
-            if end < n:
-                self._write_block()
-
-    def _fill(
-        self, ids: list[int], weights: list[float], values: list[bytes] | None, lengths: list[int]
-    ) -> None:
-        self._ids = array("I", ids)
-        self._weights = array("f", weights)
-        self._values = values if values is not None else []
-        self._minlength = min(lengths)
-        self._maxlength = max(lengths)
-        self._maxweight = max(weights)
-
-    def _write_block(self, last: bool = False) -> None:
-        if not self._blockcount:
-            self._postfile.write(WHOOSH3_HEADER_MAGIC)
-        self._terminfo.add_block(self)
-        data = (self._mini_ids(), self._mini_weights(), self._mini_values())
-        databytes = pickle.dumps(data, PICKLE_PROTOCOL)
-        comp = self._compression if len(databytes) >= MIN_COMPRESS else 0
-        if comp:
-            databytes = zlib.compress(databytes, comp)
-        ids = self._ids
-        infobytes = pickle.dumps(
-            (
-                len(ids),
-                ids[-1],
-                self._maxweight,
-                comp,
-                length_to_byte(self._minlength),
-                length_to_byte(self._maxlength),
-            ),
-            PICKLE_PROTOCOL,
-        )
-        blocklength = len(infobytes) + len(databytes)
-        if last:
-            blocklength = -blocklength
-        self._postfile.write_int(blocklength)
-        self._postfile.write(infobytes)
-        self._postfile.write(databytes)
-        self._blockcount += 1
-        self._new_block()
+def encode_stored(record: dict[str, Any]) -> bytes:
+    """A stored record as Whoosh's stored-fields column holds it (pickled, compressed)."""
+    return zlib.compress(pickle.dumps(record, 2), COMPRESSION)
 
 
-class _BulkFieldWriter(W3FieldWriter):
-    def start_field(self, fieldname: str, fieldobj: Any) -> None:
-        super().start_field(fieldname, fieldobj)
-        codec = self._codec
-        self._postwriter = _BulkPostingsWriter(
-            self._postfile, codec._blocklimit, compression=codec._compression
-        )
+def _big_endian(a: array[Any]) -> bytes:
+    if not _BIG_ENDIAN:
+        a = array(a.typecode, a)
+        a.byteswap()
+    return a.tobytes()
 
-    def add_list(
-        self,
-        btext: bytes,
-        ids: list[int],
-        weights: list[float],
-        values: list[bytes] | None,
-        lengths: list[int],
-    ) -> None:
-        if len(ids) <= INLINE_LIMIT:
-            # Whoosh reads postings kept in the term table (a pickled tuple after the term info),
-            # though its own writer never stores them there; most terms of a segment have one
-            # or two postings, and this saves a block, a seek and a decompression for each.
-            info = _TERMINFO.pack(
-                1,
-                sum(weights),
-                len(ids),
-                length_to_byte(min(lengths)),
-                length_to_byte(max(lengths)),
-                max(weights),
-                ids[0],
-                ids[-1],
-            )
-            inlined = (tuple(ids), tuple(weights), tuple(values) if values else ())
-            self._tindex.add(
-                pack_ushort(self._fieldid) + btext, info + pickle.dumps(inlined, PICKLE_PROTOCOL)
-            )
-            return
-        self.start_term(btext)
-        self._postwriter.write_list(ids, weights, values, lengths)
-        self.finish_term()
+
+class _VarBytes:
+    """A Whoosh ``VarBytesColumn`` being written: the values, then their lengths and offsets
+    (always written, so that a reader finds any document's value without a pass over all)."""
+
+    def __init__(self, out: PartWriter | None = None):
+        self._out = out
+        self._data = bytearray() if out is None else None
+        self.lengths = array("I")
+        self.size = 0
+
+    def add(self, value: bytes) -> None:
+        if self._out is not None:
+            self._out.write(value)
+        else:
+            assert self._data is not None
+            self._data += value
+        self.lengths.append(len(value))
+        self.size += len(value)
+
+    def finish(self, out: PartWriter | None = None) -> None:
+        out = out or self._out
+        assert out is not None
+        if self._data is not None:
+            out.write(self._data)
+            self._data = None
+        offsets = array("I" if self.size < 2**32 else "q", [0])
+        offsets.extend(accumulate(self.lengths))
+        offsets.pop()
+        lengths = self.lengths
+        if self.size >= 2**32:
+            lengths = array("q", lengths)
+        out.write(_big_endian(lengths))
+        out.write(_big_endian(offsets))
+        out.write(f"{lengths.typecode}{offsets.typecode}X".encode("ascii"))
 
 
 class SegmentWriter:
-    """One new segment: per-document values first (``docs``), then each field's posting lists
-    (``write_field``), then ``finish``; ``cancel`` removes what was written."""
+    """One new segment: documents (``add_document`` or ``add_raw``) first, then
+    ``write_postings``, then ``finish``; ``cancel`` removes what was written."""
 
     def __init__(self, storage: FileStorage, schema: NewsearchSchema, prefix: str = ""):
         self.storage = storage
         self.schema = schema
-        self.codec = _codec()
+        self.codec = W3Codec()
         self.segment = self.codec.new_segment(storage, INDEX_NAME)
         # The segments of one build share a prefix: if the build fails before its first
-        # commit, it removes its own files by that prefix (see folder.remove_prefixed).
+        # commit, it removes its own files by that prefix (see folder.remove_own_files).
         self.segment.segid = prefix + self.segment.segid[len(prefix) :]
-        #: Whoosh's writer of stored fields, columns and field lengths.
-        self.docs = _PerDocWriter(self.codec, storage, self.segment)
+        self.segment._fieldlengths = defaultdict(int)
+        self.file = SegmentFile(storage.folder, self.segment.make_filename(".seg"))
+        self.count = 0
+        self._stored = _VarBytes(self.file.part(self._column_name("_stored")))
+        #: Per document: each scorable field's length as stored (one byte), the columns.
+        self.lengths: dict[str, bytearray] = {name: bytearray() for name in SCORABLE}
+        self._totals = dict.fromkeys(SCORABLE, 0)
         self.columns = {name: schema[name].column_type for name in COLUMNS}
-        self._fields: _BulkFieldWriter | None = None
-        # The words of each word field, for the segment's vocabulary file (see vocabulary()).
-        self._vocabulary: dict[str, list[str]] = {name: [] for name in WORD_FIELDS}
-        #: Long texts, stored in pieces beside the stored fields (see store.texts).
+        self._numeric: dict[str, array[Any]] = {}
+        self._varbytes: dict[str, _VarBytes] = {}
+        for name, column in self.columns.items():
+            if isinstance(column, wcolumns.NumericColumn):
+                self._numeric[name] = array(column._typecode)
+            else:
+                self._varbytes[name] = _VarBytes()
+        self._extra: list[tuple[str, bytes]] = []
+        self._docs_done = False
+        self._postings_done = False
+        #: Long texts, stored in pieces beside the stored records (see store.texts): written
+        #: to a file of their own while the posts come, copied into the compound file at the end.
         self.texts = LongTextWriter(storage, self.segment)
         #: The segment's readings file (pinyin, post counts, titles), filled as it is written.
         self.readings = readings.ReadingsWriter()
 
-    def write_field(self, fname: str, lists: Iterable[PostingList]) -> None:
-        """One field's posting lists, in term order (empty lists are not written)."""
-        fw = self._field_writer()
-        words = self._vocabulary.get(fname)
-        counted = fname in readings.WORD_FIELDS or fname in readings.SUB_FIELDS
-        started = False
-        for tbytes, ids, weights, values, lengths in lists:
-            if not ids:
-                continue
-            if not started:
-                fw.start_field(fname, self.schema[fname])
-                started = True
-            fw.add_list(tbytes, ids, weights, values, lengths)
-            if counted:
-                term = tbytes.decode("utf-8", "surrogatepass")
-                self.readings.add_list(fname, term, ids)
-                if words is not None:
-                    words.append(term)
-        if started:
-            fw.finish_field()
+    def _column_name(self, fieldname: str) -> str:
+        return W3Codec.column_filename(self.segment, fieldname)
 
-    def finish(self, count: int) -> Any:
-        """Write the vocabularies, make the segment one compound file on disk, return it."""
-        self._field_writer().close()
-        for fname, words in self._vocabulary.items():
-            # A newline before and after every word: "words containing X" is one regular
-            # expression search over the whole vocabulary (see matching).
-            blob = ("\n" + "\n".join(words) + "\n").encode("utf-8", "surrogatepass")
-            with self.segment.create_file(self.storage, f".{fname}{VOCAB_EXT}") as fh:
-                fh.write(zlib.compress(blob, 1))
-        self._vocabulary.clear()
-        self.texts.finish()
-        self.readings.write(self.segment, self.storage)
-        self.segment.set_doc_count(count)
-        _assemble(self.storage, self.segment)
+    # --- documents -------------------------------------------------------------------------------
+
+    def add_document(self, stored: bytes, lengths: dict[str, int], columns: dict[str, Any]) -> None:
+        """One document: its stored record (``encode_stored``), its field lengths (words) and
+        column values."""
+        self._add(stored, {name: length_to_byte(n) for name, n in lengths.items()}, columns)
+        totals = self.segment._fieldlengths
+        for name, n in lengths.items():
+            if n:
+                totals[name] += n
+
+    def add_raw(self, stored: bytes, length_bytes: dict[str, int], columns: dict[str, Any]) -> None:
+        """One document as another segment holds it: stored bytes, length bytes, columns."""
+        self._add(stored, length_bytes, columns)
+        totals = self.segment._fieldlengths
+        for name, b in length_bytes.items():
+            if b:
+                totals[name] += byte_to_length(b)
+
+    def _add(self, stored: bytes, length_bytes: dict[str, int], columns: dict[str, Any]) -> None:
+        assert not self._docs_done
+        self._stored.add(stored)
+        for name in SCORABLE:
+            b = length_bytes.get(name, 0)
+            self.lengths[name].append(b)
+            self._totals[name] += byte_to_length(b)
+        for name, values in self._numeric.items():
+            values.append(columns[name])
+        for name, column in self._varbytes.items():
+            column.add(columns[name])
+        self.count += 1
+
+    def _finish_documents(self) -> None:
+        if self._docs_done:
+            return
+        self._docs_done = True
+        self._stored.finish()
+        if not self.count:
+            return
+        file = self.file
+        for name in COLUMNS:
+            if name in self._numeric:
+                file.write_part(self._column_name(name), _big_endian(self._numeric[name]))
+            else:
+                self._varbytes[name].finish(file.part(self._column_name(name)))
+        for name in SCORABLE:
+            lengths = self.lengths[name]
+            if any(lengths):
+                file.write_part(self._column_name(f"_{name}_len"), bytes(lengths))
+        self._numeric.clear()
+        self._varbytes.clear()
+
+    # --- postings --------------------------------------------------------------------------------
+
+    def write_postings(self, source: PostingSource) -> None:
+        """Every field's posting lists, from ``source`` (called twice per field)."""
+        self._finish_documents()
+        file = self.file
+        postings = file.part(self.segment.make_filename(W3Codec.POSTS_EXT))
+        schema = self.schema
+        # First pass: the long lists to the postings file; what the term table will say of
+        # each (None: nothing left of it), in term order.
+        written: deque[bytes | None] = deque()
+        for fname in FIELD_ORDER:
+            lengths = self.lengths.get(fname)
+            fixed = schema[fname].format.fixed_value_size()
+            # The readings file counts the posts of every word and sub-word (all lists read
+            # here, in field order: the title's before the text's).
+            counted = fname in readings.WORD_FIELDS or fname in readings.SUB_FIELDS
+            for tbytes, most, read in source(fname):
+                if most > INLINE_LIMIT:
+                    ids, weights, values = read()
+                    if len(ids) > INLINE_LIMIT:
+                        written.append(_write_list(postings, ids, weights, values, lengths, fixed))
+                    else:
+                        written.append(_inline_info(ids, weights, values, lengths))
+                elif counted:
+                    ids = read()[0]
+                else:
+                    continue
+                if counted and ids:
+                    self.readings.add_list(fname, tbytes.decode("utf-8", "surrogatepass"), ids)
+        # Second pass: the term table, and the vocabularies of the word fields.
+        table = TermTableWriter(file.part(self.segment.make_filename(W3Codec.TERMS_EXT)))
+        vocabularies: dict[str, tuple[bytearray, list[bytes]]] = {}
+        for fname in FIELD_ORDER:
+            lengths = self.lengths.get(fname)
+            words = vocabularies[fname] = (bytearray(b"\n"), []) if fname in WORD_FIELDS else None
+            fid = -1
+            for tbytes, most, read in source(fname):
+                if most > INLINE_LIMIT:
+                    info = written.popleft()
+                else:
+                    ids, weights, values = read()
+                    info = _inline_info(ids, weights, values, lengths)
+                if info is None:
+                    continue
+                if fid < 0:
+                    fid = table.field_id(fname)
+                table.add(fid, tbytes, info)
+                if words is not None:
+                    words[0].extend(tbytes + b"\n")
+                    words[1].append(_reverse(tbytes))
+        assert not written, "the posting source gave other terms the second time"
+        table.close()
+        for fname, words in vocabularies.items():
+            if words is None:
+                continue
+            forward, backward = words
+            file.write_part(self.segment.make_filename(f".{fname}{VOCAB_EXT}"), forward)
+            backward.sort()
+            blob = b"\n" + b"".join(w + b"\n" for w in backward) if backward else b"\n"
+            file.write_part(self.segment.make_filename(f".{fname}{REVERSED_VOCAB_EXT}"), blob)
+        self._postings_done = True
+
+    # --- finishing -------------------------------------------------------------------------------
+
+    def add_part(self, ext: str, data: bytes) -> None:
+        """Another file of the segment (written with it, checked with it, merged by its own
+        function in ``merge``)."""
+        self._extra.append((ext, data))
+
+    def finish(self) -> Any:
+        """Write what is left and the compound file's directory; return the segment."""
+        if not self._postings_done:
+            self.write_postings(lambda fname: ())
+        file = self.file
+        info = {"version": INFO_VERSION, "lengths": self._totals}
+        file.write_part(self.segment.make_filename(INFO_EXT), json.dumps(info).encode())
+        file.write_part(self.segment.make_filename(readings.READINGS_EXT), self.readings.encode())
+        for ext, data in self._extra:
+            file.write_part(self.segment.make_filename(ext), data)
+        self._copy_long_texts()
+        size, crc = file.finish()
+        self.segment.set_doc_count(self.count)
+        self.segment._fieldlengths = dict(self.segment._fieldlengths)
+        self.segment.compound = True
+        set_file_record(self.segment, (size, crc))
         return self.segment
 
-    def _field_writer(self) -> _BulkFieldWriter:
-        # Postings come after the per-document values: the term table is written last.
-        if self._fields is None:
-            self.docs.close()
-            self._fields = _BulkFieldWriter(self.codec, self.storage, self.segment)
-        return self._fields
+    def _copy_long_texts(self) -> None:
+        """The long texts' file as a part of the compound file (then removed)."""
+        self.texts.finish()
+        name = self.segment.make_filename(TEXTS_EXT)
+        path = os.path.join(self.storage.folder, name)
+        if not os.path.exists(path):
+            return
+        out = self.file.part(name)
+        try:
+            with open(path, "rb") as fh:
+                while piece := fh.read(1 << 20):
+                    out.write(piece)
+        except OSError as exc:
+            raise write_error(self.storage.folder, exc, name) from exc
+        with contextlib.suppress(OSError):
+            os.remove(path)
 
     def cancel(self) -> None:
-        """Remove the files written so far (a failed batch or merge)."""
-        # What Whoosh's per-document writer holds is in memory (folder.WriteStorage).
+        """Remove what was written (a failed batch or merge)."""
         self.texts.abandon()
-        for name in self.segment.list_files(self.storage):
-            with contextlib.suppress(OSError):
-                self.storage.delete_file(name)
+        with contextlib.suppress(OSError):
+            os.remove(os.path.join(self.storage.folder, self.segment.make_filename(TEXTS_EXT)))
+        self.file.abandon()
 
 
-def _assemble(storage: FileStorage, segment: Any) -> None:
-    """Join the segment's files into one compound file (Whoosh's format, which Whoosh reads as
-    its own) with a footer of chunk checksums computed as it is written, flushed to the disk;
-    the parts are removed. The segment object records the file's size and footer checksum."""
-    folder = storage.folder
-    parts = sorted(segment.list_files(storage))
-    directory: dict[str, dict[str, Any]] = {}
-    pos = _COMPOUND_HEADER.size
-    for name in parts:
-        length = storage.file_length(name)
-        directory[name] = {"offset": pos, "length": length, "modified": 0}
-        pos += length
-    # The directory's place is known before the first byte: the file is written in one pass.
-    trailer = pickle.dumps(directory, -1) + pickle.dumps({}, -1)
-    name = segment.make_filename(segment.COMPOUND_EXT)
-    out = Output(os.path.join(folder, name), folder, sums=ChunkSums(), sync=True)
-    try:
-        out.write(_COMPOUND_HEADER.pack(pos, len(trailer)))
-        for part in parts:
-            try:
-                with open(os.path.join(folder, part), "rb") as fh:
-                    while piece := fh.read(1 << 20):
-                        out.write(piece)
-            except OSError as exc:
-                raise write_error(folder, exc, part) from exc
-        out.write(trailer)
-        crc = out.footer()
-        size = out.tell()
-        out.close()
-    except BaseException:
-        out.abandon()
-        raise
-    for part in parts:
-        storage.delete_file(part)
-    segment.compound = True
-    set_file_record(segment, (size, crc))
+def _reverse(tbytes: bytes) -> bytes:
+    return tbytes.decode("utf-8", "surrogatepass")[::-1].encode("utf-8", "surrogatepass")
+
+
+def _length_range(lengths: bytearray | None, ids: list[int]) -> tuple[int, int]:
+    if lengths is None:
+        return 0, 0
+    got = [lengths[d] for d in ids]
+    return min(got), max(got)
+
+
+def _inline_info(
+    ids: list[int], weights: list[float], values: list[bytes] | None, lengths: bytearray | None
+) -> bytes | None:
+    """A short list's entry in the term table, postings included (Whoosh reads postings kept
+    in the term table, a pickled tuple after the term info, though its own writer never puts
+    them there; most terms of a segment have one or two postings, and this saves a block, a
+    seek and a decompression for each)."""
+    if not ids:
+        return None
+    low, high = _length_range(lengths, ids)
+    info = _TERMINFO.pack(1, sum(weights), len(ids), low, high, max(weights), ids[0], ids[-1])
+    inlined = (tuple(ids), tuple(weights), tuple(values) if values else ())
+    return info + pickle.dumps(inlined, PICKLE_PROTOCOL)
+
+
+def _write_list(
+    out: PartWriter,
+    ids: list[int],
+    weights: list[float],
+    values: list[bytes] | None,
+    lengths: bytearray | None,
+    fixed: int | None,
+) -> bytes:
+    """One posting list in blocks of BLOCK_LIMIT postings (Whoosh's ``W3PostingsWriter``
+    format), written whole; returns its term info."""
+    start = out.tell()
+    out.write(WHOOSH3_HEADER_MAGIC)
+    n = len(ids)
+    low = high = -1
+    for begin in range(0, n, BLOCK_LIMIT):
+        end = min(n, begin + BLOCK_LIMIT)
+        bids = ids[begin:end]
+        bweights = weights[begin:end]
+        deltas = (bids[0], *map(sub, bids[1:], bids[:-1]))
+        first = bweights[0]
+        if bweights.count(first) == len(bweights):
+            mini: Any = None if first == 1.0 else first
+        else:
+            mini = tuple(bweights)
+        if fixed is None:
+            vals: Any = tuple(values[begin:end]) if values else ()
+        elif fixed == 0:
+            vals = None
+        else:
+            vals = b""
+        data = pickle.dumps((deltas, mini, vals), PICKLE_PROTOCOL)
+        comp = COMPRESSION if len(data) >= MIN_COMPRESS else 0
+        if comp:
+            data = zlib.compress(data, comp)
+        blow, bhigh = _length_range(lengths, bids)
+        if low < 0 or blow < low:
+            low = blow
+        if bhigh > high:
+            high = bhigh
+        info = pickle.dumps(
+            (len(bids), bids[-1], max(bweights), comp, blow, bhigh), PICKLE_PROTOCOL
+        )
+        size = len(info) + len(data)
+        out.write(_INT.pack(-size if end == n else size) + info + data)
+    length = out.tell() - start
+    head = _TERMINFO.pack(0, sum(weights), n, low, high, max(weights), ids[0], ids[-1])
+    return head + _LONG_INT.pack(start, length)
 
 
 class SegmentBuilder:
-    """Collects analysed documents in memory and writes them as one Whoosh segment.
+    """Collects analysed documents and writes them as one Whoosh segment.
 
-    Postings are kept per term in compact arrays (about 14 bytes a posting), so a worker can hold
-    a large batch and the index ends up with few segments.
+    Stored posts go to the segment file as they come; postings are kept per term in compact
+    arrays (about 14 bytes a posting) until ``finish``, so a worker can hold a large batch and
+    the index ends up with few segments.
     """
 
     def __init__(self, storage: FileStorage, schema: NewsearchSchema, prefix: str = ""):
@@ -336,25 +457,18 @@ class SegmentBuilder:
         self._keys: dict[str, dict[str, array[int]]] = {
             name: {} for name in ("path", *KEYWORD_FIELDS, *JOIN_FIELDS.values())
         }
-        self._lengths: dict[str, array[int]] = {name: array("I") for name in SCORABLE}
+        self._sorted: dict[str, list[str]] = {}
         self.count = 0
         self.text_bytes = 0
 
     def add(self, doc: Document) -> None:
         n = self.count
-        schema = self.schema
-        pdw = self._out.docs
-        pdw.start_doc(n)
-        pdw.add_field("path", schema["path"], doc.path, 0)
         self._keys["path"][doc.path] = array("I", [n])
+        lengths: dict[str, int] = {}
         self._out.readings.add_title(n, doc.stored.get("title"))
         for fname in WORD_FIELDS:
             counts = doc.words[fname]
-            value = doc.stored.get(fname)
-            if fname == "text":  # a long text goes to the segment's long texts, in pieces
-                value = self._out.texts.stored_value(n, value, counts)
-            pdw.add_field(fname, schema[fname], value, counts.length)
-            self._lengths[fname].append(counts.length)
+            lengths[fname] = counts.length
             post = self._words[fname]
             get = post.get
             for term, plist in counts.words.items():
@@ -365,9 +479,7 @@ class SegmentBuilder:
                 entry[1].append(len(plist))
                 entry[2].extend(plist)
             sname = SUB_FIELDS[fname]
-            sublength = sum(counts.subs.values())
-            pdw.add_field(sname, schema[sname], None, sublength)
-            self._lengths[sname].append(sublength)
+            lengths[sname] = sum(counts.subs.values())
             spost = self._subs[sname]
             for term, c in counts.subs.items():
                 sentry = spost.get(term)
@@ -382,80 +494,75 @@ class SegmentBuilder:
                     jentry = jpost[term] = array("I")
                 jentry.append(n)
         for fname in KEYWORD_FIELDS:
-            pdw.add_field(fname, schema[fname], doc.stored.get(fname), 0)
             kpost = self._keys[fname]
             for term in doc.keywords[fname]:
                 kentry = kpost.get(term)
                 if kentry is None:
                     kentry = kpost[term] = array("I")
                 kentry.append(n)
-        for fname in ("url", "source_url", "date"):
-            pdw.add_field(fname, schema[fname], doc.stored.get(fname), 0)
-        cols = self._out.columns
-        pdw.add_column_value("date_ts", cols["date_ts"], doc.date_ts)
-        pdw.add_column_value("month", cols["month"], doc.month)
-        pdw.add_column_value("state", cols["state"], doc.state)
-        pdw.finish_doc()
+        columns = {"date_ts": doc.date_ts, "month": doc.month, "state": doc.state}
+        record = stored_record(doc)
+        if "text" in record:  # a long text goes to the segment's long texts, in pieces
+            record["text"] = self._out.texts.stored_value(n, record["text"], doc.words["text"])
+        self._out.add_document(encode_stored(record), lengths, columns)
         self.count += 1
         self.text_bytes += doc.text_bytes
 
     def finish(self) -> Any:
         """Write the segment's files (one compound file) and return the segment object."""
         out = self._out
-        for fname in FIELD_ORDER:
-            if fname in self._words:
-                out.write_field(fname, self._word_lists(fname))
-            elif fname in self._subs:
-                out.write_field(fname, self._sub_lists(fname))
-            else:
-                out.write_field(fname, self._key_lists(fname))
+        out.write_postings(self._terms)
         self._words.clear()
         self._subs.clear()
         self._keys.clear()
-        return out.finish(self.count)
+        self._sorted.clear()
+        return out.finish()
 
-    def _key_lists(self, fname: str) -> Iterable[PostingList]:
-        post = self._keys[fname]
-        for term in sorted(post):
-            ids = post[term].tolist()
-            yield term.encode("utf-8", "surrogatepass"), ids, [1.0] * len(ids), None, [0] * len(ids)
-
-    def _word_lists(self, fname: str) -> Iterable[PostingList]:
-        lengths = self._lengths[fname]
-        post = self._words[fname]
-        for term in sorted(post):
-            docs, freqs, positions = post[term]
-            counts = freqs.tolist()
-            if sys.byteorder == "big":  # positions are stored little-endian
-                positions.byteswap()
-            posbytes = positions.tobytes()
-            if len(counts) == 1:
-                values = [posbytes]
-            else:
-                ends = list(accumulate(c * 4 for c in counts))
-                values = [posbytes[e - c * 4 : e] for e, c in zip(ends, counts, strict=True)]
-            ids = docs.tolist()
+    def _terms(self, fname: str) -> Iterator[TermEntry]:
+        if fname in self._words:
+            post: dict[str, Any] = self._words[fname]
+            read = self._word_list
+        elif fname in self._subs:
+            post = self._subs[fname]
+            read = self._sub_list
+        else:
+            post = self._keys[fname]
+            read = self._key_list
+        terms = self._sorted.get(fname)
+        if terms is None:
+            terms = self._sorted[fname] = sorted(post)
+        for term in terms:
+            entry = post[term]
             yield (
                 term.encode("utf-8", "surrogatepass"),
-                ids,
-                [float(c) for c in counts],
-                values,
-                [lengths[i] for i in ids],
+                len(entry) if fname in self._keys else len(entry[0]),
+                lambda entry=entry: read(entry),
             )
 
-    def _sub_lists(self, fname: str) -> Iterable[PostingList]:
-        lengths = self._lengths[fname]
-        post = self._subs[fname]
-        for term in sorted(post):
-            docs, counts = post[term]
-            ids = docs.tolist()
-            yield (
-                term.encode("utf-8", "surrogatepass"),
-                ids,
-                [float(c) for c in counts.tolist()],
-                None,
-                [lengths[i] for i in ids],
-            )
+    @staticmethod
+    def _key_list(docs: array[int]) -> PostingList:
+        ids = docs.tolist()
+        return ids, [1.0] * len(ids), None
+
+    @staticmethod
+    def _word_list(entry: tuple[array[int], array[int], array[int]]) -> PostingList:
+        docs, freqs, positions = entry
+        counts = freqs.tolist()
+        if _BIG_ENDIAN:  # positions are stored little-endian
+            positions = array("I", positions)
+            positions.byteswap()
+        posbytes = positions.tobytes()
+        if len(counts) == 1:
+            values = [posbytes]
+        else:
+            ends = list(accumulate(c * 4 for c in counts))
+            values = [posbytes[e - c * 4 : e] for e, c in zip(ends, counts, strict=True)]
+        return docs.tolist(), list(map(float, counts)), values
+
+    @staticmethod
+    def _sub_list(entry: tuple[array[int], array[int]]) -> PostingList:
+        docs, counts = entry
+        return docs.tolist(), list(map(float, counts.tolist())), None
 
     def cancel(self) -> None:
         """Remove the files written so far (a failed batch)."""

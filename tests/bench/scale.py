@@ -103,7 +103,9 @@ def _parse(path: Path) -> dict[str, object]:
     html = "<p>" in body
     paragraphs = _PARAGRAPH.findall(body) if html else [p for p in body.splitlines() if p.strip()]
     return {
-        "title": json.loads(fields["title"]) if fields["title"].startswith('"') else fields["title"],
+        "title": json.loads(fields["title"])
+        if fields["title"].startswith('"')
+        else fields["title"],
         "date": fields["date"],
         "html": html,
         "paragraphs": [p for p in paragraphs if p.strip()],
@@ -218,8 +220,10 @@ def cold(indexes: dict[str, Path], runs: int) -> dict[str, dict[str, list[float]
     """Wall time of whole ``newsearch search`` commands, the archives alternating."""
     exe = shutil.which("newsearch", path=str(Path(sys.executable).parent)) or "newsearch"
     times: dict[str, dict[str, list[float]]] = {k: {q: [] for q in COLD_QUERIES} for k in indexes}
-    for key, index in indexes.items():  # once each, unmeasured: the files in the page cache
-        subprocess.run([exe, "search", "--index", str(index), "预热"], check=True, capture_output=True)
+    for index in indexes.values():  # once each, unmeasured: the files in the page cache
+        subprocess.run(
+            [exe, "search", "--index", str(index), "预热"], check=True, capture_output=True
+        )
     for _ in range(runs):
         for q in COLD_QUERIES:
             for key, index in indexes.items():
