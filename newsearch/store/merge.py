@@ -12,6 +12,7 @@ import heapq
 import struct
 from array import array
 from collections.abc import Callable, Iterator
+from functools import partial
 from operator import itemgetter
 from typing import Any
 
@@ -118,7 +119,7 @@ def postings_source(views: list[SegmentView], docmaps: list[DocMap]) -> PostingS
             yield (
                 tbytes,
                 most,
-                lambda parts=parts: _remapped(views, parts, docmaps, positional, fname),
+                partial(_remapped, views, parts, docmaps, positional, fname),
             )
 
     return source

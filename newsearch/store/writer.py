@@ -22,6 +22,7 @@ import zlib
 from array import array
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from itertools import accumulate
 from operator import sub
 from typing import Any
@@ -276,7 +277,7 @@ class SegmentWriter:
                     self.readings.add_list(fname, tbytes.decode("utf-8", "surrogatepass"), ids)
         # Second pass: the term table, and the vocabularies of the word fields.
         table = TermTableWriter(file.part(self.segment.make_filename(W3Codec.TERMS_EXT)))
-        vocabularies: dict[str, tuple[bytearray, list[bytes]]] = {}
+        vocabularies: dict[str, tuple[bytearray, list[bytes]] | None] = {}
         for fname in FIELD_ORDER:
             lengths = self.lengths.get(fname)
             words = vocabularies[fname] = (bytearray(b"\n"), []) if fname in WORD_FIELDS else None
@@ -521,7 +522,7 @@ class SegmentBuilder:
     def _terms(self, fname: str) -> Iterator[TermEntry]:
         if fname in self._words:
             post: dict[str, Any] = self._words[fname]
-            read = self._word_list
+            read: Callable[[Any], PostingList] = self._word_list
         elif fname in self._subs:
             post = self._subs[fname]
             read = self._sub_list
@@ -536,7 +537,7 @@ class SegmentBuilder:
             yield (
                 term.encode("utf-8", "surrogatepass"),
                 len(entry) if fname in self._keys else len(entry[0]),
-                lambda entry=entry: read(entry),
+                partial(read, entry),
             )
 
     @staticmethod
