@@ -30,8 +30,9 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .models import (
@@ -63,6 +64,17 @@ PAIR_SPAN = 2
 #: A query word's search-mode sub-words weigh this share of their idf (as a sub-word field
 #: weighs half its word field).
 EXTRA_WEIGHT = 0.5
+#: Top-k pruning: a query with more weighted keywords than this is ordered exhaustively (its
+#: coordination levels are too many to list); keywords with at most SEED_LIMIT literal posts
+#: have them all scored first; the threshold algorithm reads TA_BATCH posts of a term at a
+#: time and computes pending parts RESOLVE_BATCH posts at a time.
+MAX_LEVEL_GROUPS = 6
+SEED_LIMIT = 512
+TA_BATCH = 32
+RESOLVE_BATCH = 32
+#: Scores are sums of floats added in a fixed order; bounds are sums in another order. A bound
+#: is compared with a margin of this relative size, so rounding never prunes a post that ties.
+_MARGIN = 1e-9
 #: A word found in more than this share of posts does not make a post match on its own when the
 #: keyword has rarer words (it still counts for the ranking).
 COMMON_SHARE = 0.4
@@ -106,15 +118,29 @@ _STATS = "ranking.stats"
 
 @dataclass
 class WordHits:
-    """One word over the index: the posts that have it and its BM25F term frequency in each."""
+    """One word over the index: the posts that have it and its BM25F term frequency in each.
+
+    A term of the query model needs only ``tf`` (and ``order`` for top-k pruning); other kinds
+    of terms (readings, synonyms) can give their own WordHits.
+    """
 
     word: str
     df: int
     #: post -> combined, length-normalised term frequency (the BM25F tf~).
     tf: dict[int, float]
-    #: post -> occurrences as a whole word (title and text), where it has positions.
-    count: dict[int, int] = field(default_factory=dict)
+    _count: dict[int, int] | None = None
+    _counter: Callable[[], dict[int, int]] | None = None
     _saturated: dict[int, float] | None = None
+    _order: list[int] | None = None
+    _near: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def count(self) -> dict[int, int]:
+        """post -> occurrences as a whole word (title and text), where it has positions
+        (computed on first use: only near pairs of words need it)."""
+        if self._count is None:
+            self._count = self._counter() if self._counter is not None else {}
+        return self._count
 
     def saturated(self) -> dict[int, float]:
         """post -> ``saturate(tf)``, computed once per word (a term's part is its weight times
@@ -123,6 +149,25 @@ class WordHits:
             top, k1 = K1 + 1.0, K1
             self._saturated = {d: top * v / (v + k1) for d, v in self.tf.items()}
         return self._saturated
+
+    def order(self) -> list[int]:
+        """The posts by decreasing frequency (so by decreasing part of the score), computed
+        once per word: the sorted access of top-k pruning."""
+        if self._order is None:
+            tf = self.tf
+            self._order = sorted(tf, key=tf.__getitem__, reverse=True)
+        return self._order
+
+    def near_order(self, other: WordHits) -> list[int]:
+        """The posts that have this word and ``other`` as whole words, by decreasing number
+        of occurrences of the rarer (the bound of their near pair), computed once per pair."""
+        got = self._near.get(other.word)
+        if got is None:
+            ca, cb = self.count, other.count
+            both = ca.keys() & cb.keys()
+            got = sorted(both, key=lambda d: min(ca[d], cb[d]), reverse=True)
+            self._near[other.word] = got
+        return got
 
 
 class Statistics:
@@ -149,7 +194,6 @@ class Statistics:
     def _word(self, word: str) -> WordHits:
         snap = self.snap
         tf: dict[int, float] = {}
-        count: dict[int, int] = {}
         for name in ("title", "text"):
             for f in (name, SUB_FIELDS[name]):
                 post = snap.postings(f, word)
@@ -161,11 +205,16 @@ class Statistics:
                 get = tf.get
                 for d, freq in zip(post.docs, post.weights, strict=True):
                     tf[d] = get(d, 0.0) + w * freq / norm[lengths[d]]
-                if f == name:
-                    cget = count.get
-                    for d, freq in zip(post.docs, post.weights, strict=True):
-                        count[d] = cget(d, 0) + int(freq)
-        return WordHits(word, len(tf), tf, count)
+        return WordHits(word, len(tf), tf, _counter=lambda: self._counts(word))
+
+    def _counts(self, word: str) -> dict[int, int]:
+        count: dict[int, int] = {}
+        for name in ("title", "text"):
+            post = self.snap.postings(name, word)
+            cget = count.get
+            for d, freq in zip(post.docs, post.weights, strict=True):
+                count[d] = cget(d, 0) + int(freq)
+        return count
 
     def norm_table(self, fieldname: str) -> list[float]:
         """BM25's length normalisation ``(1 - b) + b * length / average`` of each of the 256
@@ -251,8 +300,18 @@ class Model:
     keywords: list[Keyword]
     #: Per soft group: its weight in the coordination order (0: it does not count).
     group_weights: list[float]
-    #: The groups' docs, for coordination.
-    group_docs: list[set[int]]
+    #: The soft groups' clauses (OR alternatives).
+    groups: list[list[ClauseMatch]] = field(default_factory=list)
+    _group_docs: list[set[int]] | None = None
+
+    @property
+    def group_docs(self) -> list[set[int]]:
+        """Each group's posts, for coordination (made on first use: one keyword needs none)."""
+        if self._group_docs is None:
+            self._group_docs = [
+                g[0].docs if len(g) == 1 else set().union(*(e.docs for e in g)) for g in self.groups
+            ]
+        return self._group_docs
 
 
 def build_model(
@@ -288,7 +347,6 @@ def build_model(
     _add_alternatives(stats, scored, index, terms)
     keywords: list[Keyword] = []
     group_weights: list[float] = []
-    group_docs: list[set[int]] = []
     for gi, g in enumerate(soft):
         gw = 0.0
         for e in g:
@@ -303,8 +361,7 @@ def build_model(
             keywords.append(Keyword(gi, e, ts, literal, pairs, alternatives))
             gw = max([gw] + [terms[i].weight for i in content + alternatives])
         group_weights.append(gw)
-        group_docs.append(set().union(*(e.docs for e in g)))
-    return Model(terms, keywords, group_weights, group_docs)
+    return Model(terms, keywords, group_weights, [list(g) for g in soft])
 
 
 def _keyword_terms(
@@ -563,7 +620,10 @@ class Ranker:
             exact.update(self._resolve(todo[i : i + 256], pending))
 
     def _resolve(self, batch: list[int], pending: _Pending) -> dict[int, float]:
-        """The exact value of the pending parts of each post of ``batch``."""
+        """The exact value of the pending parts of each post of ``batch``: its near pairs,
+        then the literal keywords it holds, in the order of the keywords (the same sum in the
+        same order whatever the batch, so a score never depends on which posts were computed
+        with it)."""
         out = dict.fromkeys(batch, 0.0)
         prox = [d for d in batch if d in pending.proximity]
         if prox:
@@ -575,10 +635,12 @@ class Ranker:
                 by_keyword.setdefault(ki, []).append(d)
         for ki, docs in by_keyword.items():
             self._check_literal(ki, docs)
-            bonus = self.model.keywords[ki].literal
-            for d in docs:
-                if self._checked[ki][d]:
-                    out[d] += bonus
+        keywords = self.model.keywords
+        checked = self._checked
+        for d in batch:
+            for ki in pending.literal.get(d, ()):
+                if checked[ki][d]:
+                    out[d] += keywords[ki].literal
         return out
 
     def proximity(self, docs: list[int], detail: bool = False) -> dict[int, Any]:
@@ -615,80 +677,104 @@ class Ranker:
     # the order -----------------------------------------------------------------------------
 
     def rank(self, wanted: int | None) -> list[Ranked]:
-        """The first ``wanted`` posts in relevance order (all of them when None).
-
-        Posts are taken by decreasing upper bound; their pending parts are computed, and more
-        posts are taken until the last wanted post's exact score is above every upper bound
-        left: the result is the head of the exhaustive order.
-        """
+        """The first ``wanted`` posts in relevance order (all of them when None): exactly the
+        head of ``rank_exhaustive``, without computing the score of every matching post (see
+        ``_top_in``)."""
         if not self.docs:
             return []
-        kws = self.model.keywords
-        if wanted is not None and len(kws) == 1 and kws[0].literal > 0.0:
-            # One keyword: the posts that may hold it literally outrank every other post (see
-            # Keyword.literal) once they are found to. Rank them alone first; if the last post
-            # of the page holds the keyword, nothing outside can come before it.
-            e = kws[0].match
-            cands = set(e.exact | e.maybe) & self.docs
-            if len(cands) >= wanted and len(cands) < len(self.docs):
-                head = self._rank_in(cands, wanted)
-                if len(head) == wanted and head[-1].score >= kws[0].literal:
-                    return head
-        return self._rank_in(self.docs, wanted)
-
-    def _rank_in(self, scope: set[int], wanted: int | None) -> list[Ranked]:
-        known, pending, scope = self._bounds(scope, wanted)
-        ts = self.snap.numeric_column("date_ts")
-        coord = {d: self.coordination(d) for d in scope} if self._coordinate else None
-        exact: dict[int, float] = {}
-        snap = self.snap
-
-        def final(d: int) -> tuple[float, float, int]:
-            c = coord[d] if coord is not None else 0.0
-            return (-c, -(known.get(d, 0.0) + exact.get(d, 0.0)), -ts[d])
-
         if wanted is None:
-            todo = [d for d in scope if d in pending.bound]
-            if todo:
-                exact.update(self._resolve(todo, pending))
-            return [
-                self._ranked(d, -final(d)[1], coord) for d in in_order(snap, scope, None, final)
-            ]
-        levels: dict[float, list[int]] = {}
-        if coord is None:
-            levels[0.0] = list(scope)
-        else:
-            for d, c in coord.items():
-                levels.setdefault(c, []).append(d)
-        upper = dict.fromkeys(scope, 0.0)  # the most each post can score
-        upper.update(known)
-        for d, v in pending.bound.items():
-            upper[d] += v
-        bound = upper.__getitem__
+            return self.rank_exhaustive(None)
+        levels = self._levels()
+        if levels is None:
+            return self.rank_exhaustive(wanted)
         out: list[Ranked] = []
-        for c in sorted(levels, reverse=True):
+        for level, members in levels:
             need = wanted - len(out)
             if need <= 0:
                 break
-            docs = levels[c]
-            cand = (
-                docs
-                if len(docs) <= 2 * need + 16
-                else heapq.nlargest(2 * need + 16, docs, key=bound)
-            )
-            self._resolve_into(exact, [d for d in cand if d in pending.bound], pending)
-            best = in_order(snap, cand, need, final)
-            if len(cand) < len(docs):
-                # A post left out can only come in if its upper bound reaches the score of the
-                # last post of the page so far: compute those (the score only rises).
-                floor = -final(best[-1])[1] if len(best) == need else -math.inf
-                taken = set(cand)
-                more = [d for d in docs if d not in taken and bound(d) >= floor]
-                if more:
-                    self._resolve_into(exact, [d for d in more if d in pending.bound], pending)
-                    best = in_order(snap, best + more, need, final)
-            out.extend(self._ranked(d, -final(d)[1], coord) for d in best)
+            out.extend(self._top_in(members, need, level))
         return out
+
+    def rank_exhaustive(self, wanted: int | None) -> list[Ranked]:
+        """Every matching post scored in full, then ordered: the definition of the order."""
+        if not self.docs:
+            return []
+        known, pending, scope = self._bounds(self.docs)
+        todo = [d for d in scope if d in pending.bound]
+        exact = self._resolve(todo, pending) if todo else {}
+        ts = self.snap.numeric_column("date_ts")
+        coord = {d: self.coordination(d) for d in scope} if self._coordinate else None
+
+        def key(d: int) -> tuple[float, float, int]:
+            c = coord[d] if coord is not None else 0.0
+            return (-c, -(known.get(d, 0.0) + exact.get(d, 0.0)), -ts[d])
+
+        return [
+            self._ranked(d, known.get(d, 0.0) + exact.get(d, 0.0), coord)
+            for d in in_order(self.snap, scope, wanted, key)
+        ]
+
+    def _levels(self) -> Iterator[tuple[float, set[int] | None]] | None:
+        """The coordination levels of the matching posts, highest first, each with its posts
+        (None: all of them, when there is one level); None when the query has too many weighted
+        keywords to list the levels (the exhaustive order is used)."""
+        if not self._coordinate:
+            return iter([(0.0, None)])
+        weights = self.model.group_weights
+        weighted = [g for g, w in enumerate(weights) if w > 0]
+        if len(weighted) > MAX_LEVEL_GROUPS:
+            return None
+        by_level: dict[float, list[frozenset[int]]] = {}
+        for mask in range(1 << len(weighted)):
+            inside = frozenset(weighted[i] for i in range(len(weighted)) if mask >> i & 1)
+            got = sum(weights[g] for g in weighted if g in inside)
+            by_level.setdefault(round(got / self._total_weight, 9), []).append(inside)
+
+        def members(inside: frozenset[int]) -> set[int]:
+            docs = self.model.group_docs
+            out = set(self.docs)
+            for g in weighted:
+                if g in inside:
+                    out &= docs[g]
+                else:
+                    out -= docs[g]
+                if not out:
+                    break
+            return out
+
+        def levels() -> Iterator[tuple[float, set[int] | None]]:
+            for level in sorted(by_level, reverse=True):
+                posts: set[int] = set()
+                for inside in by_level[level]:
+                    posts |= members(inside)
+                if posts:
+                    yield level, posts
+
+        return levels()
+
+    def _top_in(self, members: set[int] | None, need: int, level: float) -> list[Ranked]:
+        """The first ``need`` posts of ``members`` (all matching posts when None), one
+        coordination level, by score, date and path, computing few scores in full.
+
+        Threshold algorithm (Fagin et al., with the random accesses of its "combined" form):
+        each term's posts are read in decreasing order of the term's part of the score
+        (``WordHits.order``), each near pair's posts in decreasing order of the bound of its
+        bonus. A post met gets its known score (its words and the literal keywords it is
+        known to hold) and a bound of what is still to compute (keywords to check on the
+        text, near pairs); the best bounds are computed exactly as they come. A post not met
+        yet scores at most the sum of each list's next value plus the bonuses of keywords
+        whose literal posts were not all met: once the ``need``-th best score is above that,
+        no other post can enter. The rest is computed in decreasing order of bound until no
+        bound left reaches the ``need``-th score. The result is the head of
+        ``rank_exhaustive`` (a test compares them): the same posts, order and scores.
+        Nothing here depends on what a term is beyond its weight and its ``WordHits``.
+        """
+        top = _TopK(self, self.docs if members is None else members, need)
+        top.run()
+        ts = self.snap.numeric_column("date_ts")
+        final = top.final
+        ranked = in_order(self.snap, final, need, lambda d: (-final[d], -ts[d]))
+        return [Ranked(d, final[d], "", level) for d in ranked]
 
     def score(self, docs: list[int]) -> list[Ranked]:
         """The exact scores of the given posts, in the given order (for other sort orders)."""
@@ -841,6 +927,213 @@ def _add_term(t: Term, scope: set[int], out: dict[int, float]) -> None:
             found = sget(d)
             if found is not None:
                 out[d] = get(d, 0.0) + w * found
+
+
+class _TopK:
+    """The state of one run of ``Ranker._top_in``."""
+
+    def __init__(self, ranker: Ranker, scope: set[int], need: int):
+        self.ranker = ranker
+        self.scope = scope
+        self.need = need
+        model = ranker.model
+        terms = model.terms
+        live = [i for i, t in enumerate(terms) if t.weight > 0.0]
+        self._tfs = [terms[i].hits.tf for i in live]
+        self._ws = [terms[i].weight for i in live]
+        self._literal = [
+            (ki, kw.match.exact, kw.match.maybe, kw.literal)
+            for ki, kw in enumerate(model.keywords)
+            if kw.literal > 0.0
+        ]
+        pairs = ranker._pairs() if PROXIMITY_WEIGHT > 0.0 else []
+        top = K1 + 1.0
+        self._near = [
+            (
+                terms[a].hits.count,
+                terms[b].hits.count,
+                PROXIMITY_WEIGHT * min(terms[a].weight, terms[b].weight) * top,
+            )
+            for a, b in pairs
+        ]
+        # The sorted accesses: each term's posts by its part of the score, each near pair's
+        # posts by the bound of its bonus.
+        self._lists: list[tuple[list[int], Callable[[int], float]]] = []
+        for tf, w, i in zip(self._tfs, self._ws, live, strict=True):
+            self._lists.append((terms[i].hits.order(), partial(_term_part, tf, w)))
+        for (a, b), (ca, cb, scale) in zip(pairs, self._near, strict=True):
+            self._lists.append(
+                (terms[a].hits.near_order(terms[b].hits), partial(_near_part, ca, cb, scale))
+            )
+        #: Posts met: known score; bound of the pending parts; keywords to check; near pairs?
+        self.seen: dict[int, tuple[float, float, list[int], bool]] = {}
+        #: Exact scores of the posts met whose pending parts are computed (or have none).
+        self.final: dict[int, float] = {}
+        self._lower: list[float] = []  # the best ``need`` known scores (a min-heap)
+        self._best: list[float] = []  # the best ``need`` exact scores (a min-heap)
+        self._todo: list[tuple[float, int]] = []  # (-bound, post) still to compute (a heap)
+        self._pending = _Pending()
+
+    def meet(self, d: int) -> None:
+        top, k1 = K1 + 1.0, K1
+        acc = 0.0
+        for tf, w in zip(self._tfs, self._ws, strict=True):
+            v = tf.get(d)
+            if v is not None:
+                acc = acc + w * (top * v / (v + k1))
+        pend = 0.0
+        checks: list[int] = []
+        for ki, exact, maybe, bonus in self._literal:
+            if d in exact:
+                acc = acc + bonus
+            elif d in maybe:
+                pend += bonus
+                checks.append(ki)
+        prox = False
+        for ca, cb, scale in self._near:
+            n = ca.get(d)
+            if n:
+                m = cb.get(d)
+                if m:
+                    if m < n:
+                        n = m
+                    pend += scale * n / (n + k1)
+                    prox = True
+        self.seen[d] = (acc, pend, checks, prox)
+        _keep(self._lower, acc, self.need)
+        if pend > 0.0:
+            heapq.heappush(self._todo, (-(acc + pend), d))
+            if checks:
+                self._pending.literal[d] = checks
+            if prox:
+                self._pending.proximity.add(d)
+        else:
+            self.final[d] = acc
+            _keep(self._best, acc, self.need)
+
+    def theta(self) -> float:
+        """A lower bound of the ``need``-th best score (-inf while fewer posts are known)."""
+        need = self.need
+        out = -math.inf
+        if len(self._lower) == need:
+            out = self._lower[0]
+        if len(self._best) == need and self._best[0] > out:
+            out = self._best[0]
+        return out
+
+    def resolve(self) -> None:
+        """Compute the pending parts of the posts of highest bound (one batch)."""
+        todo = self._todo
+        batch = [heapq.heappop(todo)[1] for _ in range(min(RESOLVE_BATCH, len(todo)))]
+        exact = self.ranker._resolve(batch, self._pending)
+        for d in batch:
+            score = self.seen[d][0] + exact[d]
+            self.final[d] = score
+            _keep(self._best, score, self.need)
+
+    def run(self) -> None:
+        seen, scope = self.seen, self.scope
+        inside = scope.__contains__
+        # Keywords with few literal posts: meet them all now, so that posts not met cannot
+        # have their bonus; the others' bonus stays in the bound of the posts not met.
+        bonus_left = 0.0
+        for _ki, exact, maybe, bonus in self._literal:
+            if len(exact) + len(maybe) <= SEED_LIMIT:
+                for d in (*exact, *maybe):
+                    if d not in seen and inside(d):
+                        self.meet(d)
+            else:
+                bonus_left += bonus
+        lists = self._lists
+        cursor = [0] * len(lists)
+
+        def front(j: int) -> float:
+            order, value = lists[j]
+            return value(order[cursor[j]]) if cursor[j] < len(order) else 0.0
+
+        fronts = [front(j) for j in range(len(lists))]
+        todo = self._todo
+        exhausted = False
+        while True:
+            unmet = sum(fronts) + bonus_left
+            theta = self.theta()
+            if theta > _above(unmet):
+                break
+            if todo and -todo[0][0] > theta and -todo[0][0] >= unmet:
+                # A post met may be above every post not met: its exact score may end it.
+                self.resolve()
+                continue
+            j = max(range(len(lists)), key=fronts.__getitem__, default=-1)
+            if j < 0 or fronts[j] <= 0.0:
+                exhausted = True
+                break
+            order, start = lists[j][0], cursor[j]
+            for d in order[start : start + TA_BATCH]:
+                if d not in seen and inside(d):
+                    self.meet(d)
+            cursor[j] = start + TA_BATCH
+            fronts[j] = front(j)
+        if exhausted:
+            self._termless(bonus_left)
+        # Every post that can enter is met: compute the bounds that still reach.
+        while todo and -todo[0][0] >= _below(self.theta()):
+            self.resolve()
+
+    def _termless(self, bonus_left: float) -> None:
+        """Every post with a term or near pair was met: the others score their literal
+        bonuses at most (nothing if they hold no keyword literally)."""
+        seen, scope, need = self.seen, self.scope, self.need
+        if bonus_left > 0.0 and not self.theta() > _above(bonus_left):
+            large = [e for e in self._literal if len(e[1]) + len(e[2]) > SEED_LIMIT]
+            if len(self._literal) == 1 and not large[0][2]:
+                # One keyword, no post to check: the posts left score its bonus, all alike;
+                # only the first ``need`` by date and path can enter.
+                _ki, exact, _maybe, _bonus = large[0]
+                ts = self.ranker.snap.numeric_column("date_ts")
+                left = [d for d in exact if d not in seen and d in scope]
+                for d in in_order(self.ranker.snap, left, need, lambda d: -ts[d]):
+                    self.meet(d)
+            else:
+                for _ki, exact, maybe, _bonus in large:
+                    for d in (*exact, *maybe):
+                        if d not in seen and d in scope:
+                            self.meet(d)
+        if len(seen) < len(scope) and not self.theta() > _above(0.0):
+            # Fewer posts with a score than wanted: the others score 0, all alike.
+            ts = self.ranker.snap.numeric_column("date_ts")
+            left = [d for d in scope if d not in seen]
+            for d in in_order(self.ranker.snap, left, need, lambda d: -ts[d]):
+                self.meet(d)
+
+
+def _term_part(tf: dict[int, float], w: float, d: int) -> float:
+    """A term's part of post ``d``'s score (as ``_TopK.meet`` computes it)."""
+    v = tf[d]
+    return w * ((K1 + 1.0) * v / (v + K1))
+
+
+def _near_part(ca: dict[int, int], cb: dict[int, int], scale: float, d: int) -> float:
+    """The bound of a near pair's bonus for post ``d`` (as ``_TopK.meet`` computes it)."""
+    n = min(ca[d], cb[d])
+    return scale * n / (n + K1)
+
+
+def _keep(heap: list[float], value: float, size: int) -> None:
+    """Keep the ``size`` largest values in a min-heap."""
+    if len(heap) < size:
+        heapq.heappush(heap, value)
+    elif value > heap[0]:
+        heapq.heapreplace(heap, value)
+
+
+def _above(bound: float) -> float:
+    """``bound`` plus the rounding margin: a score above it is above the bound for sure."""
+    return bound + _MARGIN * abs(bound) + _MARGIN
+
+
+def _below(score: float) -> float:
+    """``score`` minus the rounding margin: a bound below it cannot reach the score."""
+    return score - _MARGIN * abs(score) - _MARGIN
 
 
 def _pair_bound(a: Term, b: Term) -> float:

@@ -1,0 +1,124 @@
+"""Top-k pruning gives exactly the head of the exhaustive order: the same posts, in the same
+order, with the same scores (compared bit for bit), on the benchmark's queries and on random
+ones; totals stay exact.
+
+The bundled corpus is small: most keywords have fewer literal posts than ``SEED_LIMIT``, so the
+threshold algorithm would hardly run. Each comparison is also made with tiny limits and batches,
+which makes it read the term lists a few posts at a time and stop early, as on a large index.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from newsearch import SearchIndex, build_index, open_index, ranking
+from newsearch.engine import _bounded
+from newsearch.query import parse_query
+from newsearch.ranking import Ranked, Ranker
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "bench"))
+
+from benchmark import QUERIES  # noqa: E402
+
+EXTRA = [
+    "工业经济",
+    "疫情防控 经济社会 发展",
+    '"稳住经济大盘" 会议',
+    "title:会议 部署",
+    "习近平 经济",
+    "经济 OR 疫情",
+    "会议 -疫情",
+]
+#: (SEED_LIMIT, TA_BATCH, RESOLVE_BATCH): as shipped, and tiny.
+SETTINGS = [(ranking.SEED_LIMIT, ranking.TA_BATCH, ranking.RESOLVE_BATCH), (3, 2, 1), (0, 1, 4)]
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchIndex]:
+    index = tmp_path_factory.mktemp("topk") / "index"
+    build_index(ROOT / "corpus", index)
+    with open_index(index) as ix:
+        yield ix
+
+
+def _random_queries(ix: SearchIndex, n: int) -> list[str]:
+    """Queries of one to four words of the index's own vocabulary (common and rare alike),
+    some with OR, an exclusion or a quoted phrase."""
+    rng = random.Random(15)
+    words = sorted(w for w in ix._snap.terms("text") if len(w) >= 2 and not w.isascii())
+    out = []
+    for _ in range(n):
+        picked = [rng.choice(words) for _ in range(rng.randint(1, 4))]
+        roll = rng.random()
+        if roll < 0.15 and len(picked) >= 2:
+            picked.insert(1, "OR")
+        elif roll < 0.25 and len(picked) >= 2:
+            picked[-1] = "-" + picked[-1]
+        elif roll < 0.35:
+            picked[0] = f'"{picked[0]}"'
+        elif roll < 0.5:
+            picked = ["".join(picked)]  # a run of words: a literal piece, near pairs
+        out.append(" ".join(picked))
+    return out
+
+
+def _key(ranked: list[Ranked]) -> list[tuple[int, float, float]]:
+    return [(r.docnum, r.score, r.coordination) for r in ranked]
+
+
+def _compare(ix: SearchIndex, query: str) -> int:
+    matcher = ix._matcher
+    sel = matcher.select(_bounded(parse_query(query)), [], [])
+
+    def ranker() -> Ranker:
+        return Ranker(matcher, sel.docs, sel.soft, sel.scored, sel.required)
+
+    whole = ranker().rank_exhaustive(None)
+    assert len(whole) == len(sel.docs)
+    for wanted in (1, 3, 10, 25):
+        pruned = ranker().rank(wanted)
+        # Floats compared exactly: the pruned run adds the same parts in the same order.
+        assert _key(pruned) == _key(whole[:wanted]), (query, wanted)
+    return len(whole)
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=["shipped", "tiny", "no-seeds"])
+def test_pruned_pages_are_the_exhaustive_head(
+    bundled: SearchIndex, setting: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed, batch, resolve = setting
+    monkeypatch.setattr(ranking, "SEED_LIMIT", seed)
+    monkeypatch.setattr(ranking, "TA_BATCH", batch)
+    monkeypatch.setattr(ranking, "RESOLVE_BATCH", resolve)
+    runs: list[tuple[int, int]] = []
+    run = ranking._TopK.run
+
+    def counted(self: ranking._TopK) -> None:
+        run(self)
+        runs.append((len(self.seen), len(self.scope)))
+
+    monkeypatch.setattr(ranking._TopK, "run", counted)
+    queries = QUERIES + EXTRA + _random_queries(bundled, 60)
+    matched = [_compare(bundled, q) for q in queries]
+    if seed < 10:
+        # Small batches: the threshold stops many runs before they meet every post.
+        assert sum(1 for met, scope in runs if met < scope) > len(runs) // 4
+    # The comparison means something: most queries match posts, some many.
+    assert sum(1 for n in matched if n > 0) > len(queries) // 2
+    assert max(matched) > 100
+
+
+def test_totals_stay_exact(bundled: SearchIndex) -> None:
+    for query in QUERIES[:12] + EXTRA:
+        page = bundled.search(query, limit=10)
+        whole = bundled.search(query, limit=None)
+        assert page.total == whole.total == len(whole.hits)
+        assert [(h.path, h.score) for h in page.hits] == [
+            (h.path, h.score) for h in whole.hits[:10]
+        ]
