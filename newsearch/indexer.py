@@ -469,10 +469,13 @@ def _build(
             and not run.commits
         ):
             run.commit(None)
-        to_merge = _merge_policy(run.segments, optimize)
-        if to_merge:
-            run.announce(Progress("merge", 0, len(to_merge)))
-            run.merge(to_merge)
+        merges = _merge_policy(run.segments, optimize)
+        total_merged = sum(len(m) for m in merges)
+        done = 0
+        for group in merges:
+            run.announce(Progress("merge", done, total_merged))
+            run.merge(group)
+            done += len(group)
         run.publish()
     except BaseException as exc:
         # Nothing of this build is left but its commits: its other files go now (no worker
@@ -512,32 +515,62 @@ def validate_timezone(name: str) -> str:
     return arguments.timezone(name)
 
 
-#: More segments than this and the smallest are merged into one; fewer segments make searches
-#: faster and the index smaller (each segment has its own term table).
-MAX_SEGMENTS = 8
+#: Segments are merged by tiers of size: a tier holds segments of MERGE_FACTOR ** t to
+#: MERGE_FACTOR ** (t + 1) times TIER_BASE posts, and when a tier has MERGE_FACTOR segments they
+#: are merged into one (of the next tier). The number of segments stays logarithmic in the size of
+#: the index (at most MERGE_FACTOR - 1 per tier), and a small update only ever merges small
+#: segments: a post is rewritten about once per tier, never the whole index for a few posts.
+MERGE_FACTOR = 8
+TIER_BASE = 1
 #: A segment with more than this share of deleted documents is merged to reclaim the space.
 MAX_DELETED_SHARE = 0.3
 
 
-def _merge_policy(segments: list[Any], optimize: bool) -> list[Any]:
-    """Which segments to merge: all with ``optimize``; else the smallest ones when there are
-    too many, plus any mostly made of deleted documents."""
+def _tier(posts: int) -> int:
+    tier = 0
+    size = TIER_BASE
+    while posts >= size * MERGE_FACTOR:
+        size *= MERGE_FACTOR
+        tier += 1
+    return tier
+
+
+def _merge_policy(segments: list[Any], optimize: bool) -> list[list[Any]]:
+    """The merges to do, in order (each a list of segments merged into one): everything with
+    ``optimize``; else, tier by tier from the smallest, MERGE_FACTOR segments of a tier that
+    has that many (the merged segment counts in its own tier for the next merges), and a
+    segment mostly made of deleted documents with its tier."""
     if optimize:
-        return (
-            list(segments) if len(segments) > 1 or any(s.has_deletions() for s in segments) else []
-        )
-    chosen: list[Any] = []
-    if len(segments) > MAX_SEGMENTS:
-        by_size = sorted(segments, key=lambda s: s.doc_count())
-        chosen = by_size[: len(segments) - MAX_SEGMENTS // 2 + 1]
+        if len(segments) > 1 or any(s.has_deletions() for s in segments):
+            return [list(segments)]
+        return []
+    # (posts, segments) per future segment: a merge's result is one entry made of its parts.
+    live: list[tuple[int, list[Any]]] = [(s.doc_count(), [s]) for s in segments]
+    merges: list[list[Any]] = []
+    while True:
+        tiers: dict[int, list[tuple[int, list[Any]]]] = {}
+        for entry in live:
+            tiers.setdefault(_tier(entry[0]), []).append(entry)
+        full = [t for t, members in tiers.items() if len(members) >= MERGE_FACTOR]
+        if not full:
+            break
+        members = sorted(tiers[min(full)], key=lambda e: e[0])[:MERGE_FACTOR]
+        taken = {id(e) for e in members}
+        live = [e for e in live if id(e) not in taken]
+        parts = [s for _n, group in members for s in group]
+        live.append((sum(n for n, _g in members), parts))
+        # A merge of merges is one merge of their segments (each post written once).
+        ids = {id(s) for s in parts}
+        merges = [m for m in merges if not any(id(s) in ids for s in m)] + [parts]
+    merged = {id(s) for m in merges for s in m}
     for seg in segments:
         if (
-            seg not in chosen
+            id(seg) not in merged
             and seg.doc_count_all()
-            and (seg.deleted_count() / seg.doc_count_all() > MAX_DELETED_SHARE)
+            and seg.deleted_count() / seg.doc_count_all() > MAX_DELETED_SHARE
         ):
-            chosen.append(seg)
-    return chosen if len(chosen) > 1 or any(s.has_deletions() for s in chosen) else []
+            merges.append([seg])
+    return merges
 
 
 def _check_settings(settings: IndexSettings, timezone: str | None) -> None:

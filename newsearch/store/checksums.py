@@ -11,6 +11,7 @@ that reads it; it never gives a wrong result.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import struct
@@ -162,6 +163,15 @@ class ChunkedFile:
             else:
                 self.ok[c] = 1
         return out
+
+    def release(self) -> None:
+        """Drop the pages of the file read so far from this process's memory (they stay in the
+        page cache, and come back on the next read): a merge reads each page about once, and
+        would otherwise hold every input it read, which grows with the index."""
+        advice = getattr(mmap, "MADV_DONTNEED", None)
+        if advice is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._mm.madvise(advice)
 
     def _damaged(self, problem: str, what: str = "") -> IndexDamagedError:
         return damaged(self.folder, self.name, f"{what}: {problem}" if what else problem)

@@ -30,6 +30,10 @@ DocMap = array
 PART_MERGERS: dict[str, Callable[[list[SegmentView], list[DocMap]], bytes | None]] = {}
 
 _DF = struct.Struct("!I")
+#: Every this many documents or terms, the pages of the merged segments read so far are dropped
+#: from the process's memory (see ChunkedFile.release): a merge's memory stays the same however
+#: large the segments.
+RELEASE_EVERY = 4096
 
 
 def merge_segments(
@@ -106,6 +110,9 @@ def merge_documents(
                 },
             )
             n += 1
+            if n % RELEASE_EVERY == 0:
+                view.files.source.release()
+        view.files.source.release()
     return docmaps
 
 
@@ -114,7 +121,10 @@ def postings_source(views: list[SegmentView], docmaps: list[DocMap]) -> PostingS
 
     def source(fname: str) -> Iterator[TermEntry]:
         positional = fname in WORD_FIELDS
-        for tbytes, parts in _merged_terms(views, fname):
+        for k, (tbytes, parts) in enumerate(_merged_terms(views, fname)):
+            if k % RELEASE_EVERY == RELEASE_EVERY - 1:
+                for v in views:
+                    v.files.source.release()
             most = sum(_DF.unpack_from(value, 5)[0] for _vi, value in parts)
             yield (
                 tbytes,

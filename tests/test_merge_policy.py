@@ -1,0 +1,95 @@
+"""The merge policy: segments by tiers of size, the count logarithmic, small updates merging only
+small segments, ``--optimize`` one segment; and merges that keep every post."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers import build, copy_posts, write_post
+
+from newsearch import indexer, open_index
+from newsearch.indexer import MERGE_FACTOR, _merge_policy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class _Seg:
+    """What the policy reads of a segment."""
+
+    def __init__(self, posts: int, deleted: int = 0):
+        self.posts, self.deleted = posts, deleted
+
+    def doc_count(self) -> int:
+        return self.posts - self.deleted
+
+    def doc_count_all(self) -> int:
+        return self.posts
+
+    def deleted_count(self) -> int:
+        return self.deleted
+
+    def has_deletions(self) -> bool:
+        return self.deleted > 0
+
+
+def _apply(segments: list[_Seg], merges: list[list[_Seg]]) -> list[_Seg]:
+    """The segments after the merges (each segment in at most one merge)."""
+    seen: set[int] = set()
+    out = list(segments)
+    for group in merges:
+        assert not seen & {id(s) for s in group}, "a segment merged twice"
+        seen |= {id(s) for s in group}
+        out = [s for s in out if s not in group]
+        out.append(_Seg(sum(s.doc_count() for s in group)))
+    return out
+
+
+def test_the_segment_count_stays_logarithmic_and_small_updates_stay_small() -> None:
+    segments = [_Seg(9000) for _ in range(16)]  # a fresh build of 16 batches
+    segments = _apply(segments, _merge_policy(segments, False))
+    assert len(segments) == 2 and sum(s.posts for s in segments) == 16 * 9000
+    rewritten = 16 * 9000
+    # Two thousand updates of 20 posts each: the count stays within MERGE_FACTOR - 1 per tier.
+    for _ in range(2000):
+        segments.append(_Seg(20))
+        merges = _merge_policy(segments, False)
+        rewritten += sum(s.doc_count() for m in merges for s in m)
+        big = [s for m in merges for s in m if s.posts >= 9000 * 8]
+        assert not big, "a small update rewrote the largest segments"
+        segments = _apply(segments, merges)
+        tiers = {indexer._tier(s.doc_count()) for s in segments}
+        assert len(segments) <= (MERGE_FACTOR - 1) * len(tiers) + 1
+    # Each post is rewritten about once per tier, not once per update.
+    assert rewritten < 16 * 9000 + 2000 * 20 * 6
+
+
+def test_a_segment_mostly_deleted_is_rewritten_and_optimize_merges_all() -> None:
+    segments = [_Seg(9000), _Seg(9000, deleted=5000), _Seg(100)]
+    assert _merge_policy(segments, False) == [[segments[1]]]
+    assert _merge_policy(segments, True) == [segments]
+    assert _merge_policy([_Seg(50)], True) == []
+    assert _merge_policy([_Seg(50, deleted=1)], True) != []
+
+
+def test_small_updates_of_a_real_index_leave_its_large_segment_alone(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "posts", tmp_path / "index"
+    src = ROOT / "corpus" / "xinwenlianbo"
+    copy_posts(src, corpus, first=200)
+    # 200 posts: tier 2 (64 to 511 posts); one post: tier 0.
+    build(corpus, index)
+    large = {p.name for p in index.glob("*.seg")}
+    assert len(large) == 1
+    for i in range(MERGE_FACTOR + 2):
+        write_post(corpus, f"2030-01-{i + 1:02d}-update.md", f"更新{i}", f"第{i}次更新的内容。")
+        build(corpus, index)
+        names = {p.name for p in index.glob("*.seg")}
+        assert large <= names  # never rewritten
+        assert len(names) <= MERGE_FACTOR
+    # The MERGE_FACTOR one-post segments became one; two more came after.
+    assert len({p.name for p in index.glob("*.seg")}) == 1 + 1 + 2
+    build(corpus, index, optimize=True)
+    assert len(list(index.glob("*.seg"))) == 1
+    with open_index(index) as ix:
+        assert ix.info().posts == 200 + MERGE_FACTOR + 2
+        for i in range(MERGE_FACTOR + 2):
+            assert ix.search(f'"第{i}次更新的内容"').total == 1
