@@ -469,13 +469,7 @@ def _build(
             and not run.commits
         ):
             run.commit(None)
-        merges = _merge_policy(run.segments, optimize)
-        total_merged = sum(len(m) for m in merges)
-        done = 0
-        for group in merges:
-            run.announce(Progress("merge", done, total_merged))
-            run.merge(group)
-            done += len(group)
+        _run_merges(run, _merge_policy(run.segments, optimize), jobs)
         run.publish()
     except BaseException as exc:
         # Nothing of this build is left but its commits: its other files go now (no worker
@@ -818,6 +812,10 @@ class _Run:
         merged = store.merge_segments(
             self.storage, self.schema, segments, self.generation - 1, self.prefix
         )
+        self.merged(segments, merged)
+
+    def merged(self, segments: list[Any], merged: Any) -> None:
+        """Commit ``merged`` (written by ``store.merge_segments``) in place of ``segments``."""
         ids = {id(s) for s in segments}
         first = min(i for i, s in enumerate(self.segments) if id(s) in ids)
         rest = [s for s in self.segments if id(s) not in ids]
@@ -964,6 +962,73 @@ def _run_parallel(
         executor.shutdown(wait=True)
     finally:
         queue.close()
+
+
+def _run_merges(run: _Run, merges: list[list[Any]], jobs: int) -> None:
+    """Do the merges of the policy, each committed as it ends: in worker processes, several at
+    once, when there are several and more than one job (they are independent: no segment is
+    in two of them), so that every core keeps working to the end of a build."""
+    total = sum(len(m) for m in merges)
+    done = 0
+    if jobs <= 1 or len(merges) <= 1:
+        for group in merges:
+            run.announce(Progress("merge", done, total))
+            run.merge(group)
+            done += len(group)
+        return
+    import multiprocessing as mp
+
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    executor = ProcessPoolExecutor(
+        max_workers=min(jobs, len(merges)),
+        mp_context=mp.get_context(method),
+        initializer=_init_merge_worker,
+        initargs=(os.getpid(),),
+    )
+    run.announce(Progress("merge", 0, total))
+    futures = {
+        executor.submit(
+            _merge_in_worker, run.folder, run.schema, group, run.generation - 1, run.prefix
+        ): group
+        for group in merges
+    }
+    try:
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                exc = fut.exception()
+                if isinstance(exc, NewsearchError):
+                    raise exc
+                if exc is not None:
+                    raise BuildError(
+                        f"a merge failed in a worker process ({type(exc).__name__}: {exc}); "
+                        "the index keeps its last commit"
+                    ) from exc
+                group = futures[fut]
+                run.merged(group, fut.result())
+                done += len(group)
+                run.announce(Progress("merge", done, total))
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        _stop_workers(executor)
+        raise
+    else:
+        executor.shutdown(wait=True)
+
+
+def _init_merge_worker(parent: int) -> None:
+    _die_with_parent()
+    if os.getppid() != parent:
+        os._exit(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _merge_in_worker(
+    folder: str, schema: NewsearchSchema, group: list[Any], generation: int, prefix: str
+) -> Any:
+    return store.merge_segments(store.storage_for(folder), schema, group, generation, prefix)
 
 
 def _stop_workers(executor: ProcessPoolExecutor) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from helpers import build, copy_posts, write_post
 
 from newsearch import indexer, open_index
@@ -93,3 +94,30 @@ def test_small_updates_of_a_real_index_leave_its_large_segment_alone(tmp_path: P
         assert ix.info().posts == 200 + MERGE_FACTOR + 2
         for i in range(MERGE_FACTOR + 2):
             assert ix.search(f'"第{i}次更新的内容"').total == 1
+
+
+def test_a_build_of_many_small_batches_merges_them_in_two_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus, index = tmp_path / "posts", tmp_path / "index"
+    copy_posts(ROOT / "corpus" / "xinwenlianbo", corpus, first=240)
+    # Batches of a few posts: dozens of segments, several merges of eight at the end.
+    monkeypatch.setattr(indexer, "MIN_BATCH_BYTES", 1)
+    monkeypatch.setattr(indexer, "MAX_BATCH_BYTES", 12_000)
+    merged: list[int] = []
+    run_merges = indexer._run_merges
+
+    def counted(run: indexer._Run, merges: list[list[object]], jobs: int) -> None:
+        merged.append(len(merges))
+        run_merges(run, merges, jobs)
+
+    monkeypatch.setattr(indexer, "_run_merges", counted)
+    report = build(corpus, index, jobs=2)
+    assert report.total == 240 and not report.problems
+    assert merged and merged[0] >= 2
+    segments = list(index.glob("*.seg"))
+    with open_index(index) as ix:
+        assert ix.info().posts == 240
+        assert ix.info().segments == len(segments) < 2 * MERGE_FACTOR
+        assert ix.search("新闻联播").total > 100
+    assert build(corpus, index, jobs=2).total == 240  # nothing left behind that a run trips on
