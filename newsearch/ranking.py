@@ -72,6 +72,13 @@ MAX_LEVEL_GROUPS = 6
 SEED_LIMIT = 512
 TA_BATCH = 32
 RESOLVE_BATCH = 32
+#: MaxScore ends the threshold algorithm when the essential lists hold at most this many posts
+#: not met yet (see ``_TopK._essential``).
+MAXSCORE_LIMIT = 8192
+#: The threshold algorithm gives up on a scope of at least GIVE_UP_MIN posts once it has met
+#: more than this share of them (a query of many common words: the bounds fall slowly).
+GIVE_UP_SHARE = 0.15
+GIVE_UP_MIN = 4096
 #: Scores are sums of floats added in a fixed order; bounds are sums in another order. A bound
 #: is compared with a margin of this relative size, so rounding never prunes a post that ties.
 _MARGIN = 1e-9
@@ -769,12 +776,46 @@ class Ranker:
         ``rank_exhaustive`` (a test compares them): the same posts, order and scores.
         Nothing here depends on what a term is beyond its weight and its ``WordHits``.
         """
-        top = _TopK(self, self.docs if members is None else members, need)
-        top.run()
+        scope = self.docs if members is None else members
+        top = _TopK(self, scope, need)
+        if not top.run():
+            return self._top_by_bounds(scope, need, level)
         ts = self.snap.numeric_column("date_ts")
         final = top.final
         ranked = in_order(self.snap, final, need, lambda d: (-final[d], -ts[d]))
         return [Ranked(d, final[d], "", level) for d in ranked]
+
+    def _top_by_bounds(self, scope: set[int], need: int, level: float) -> list[Ranked]:
+        """The first ``need`` posts of ``scope`` (one coordination level) when the threshold
+        algorithm gives up: every post's words scored (a pass per term, cheaper than a post at
+        a time when most posts would be met), then the pending parts computed for the best
+        upper bounds, and for any other post whose bound reaches the page's last score."""
+        known, pending, scope = self._bounds(scope, need)
+        ts = self.snap.numeric_column("date_ts")
+        exact: dict[int, float] = {}
+
+        def final(d: int) -> tuple[float, int]:
+            return (-(known.get(d, 0.0) + exact.get(d, 0.0)), -ts[d])
+
+        ub = dict.fromkeys(scope, 0.0)
+        ub.update(known)
+        for d, v in pending.bound.items():
+            ub[d] += v
+        bound = ub.__getitem__
+        docs = list(scope)
+        size = 2 * need + 16
+        cand = docs if len(docs) <= size else heapq.nlargest(size, docs, key=bound)
+        self._resolve_into(exact, [d for d in cand if d in pending.bound], pending)
+        best = in_order(self.snap, cand, need, final)
+        if len(cand) < len(docs):
+            # A post left out comes in only if its bound reaches the page's last score.
+            floor = _below(-final(best[-1])[0]) if len(best) == need else -math.inf
+            taken = set(cand)
+            more = [d for d in docs if d not in taken and bound(d) >= floor]
+            if more:
+                self._resolve_into(exact, [d for d in more if d in pending.bound], pending)
+                best = in_order(self.snap, best + more, need, final)
+        return [Ranked(d, -final(d)[0], "", level) for d in best]
 
     def score(self, docs: list[int]) -> list[Ranked]:
         """The exact scores of the given posts, in the given order (for other sort orders)."""
@@ -1031,8 +1072,11 @@ class _TopK:
             self.final[d] = score
             _keep(self._best, score, self.need)
 
-    def run(self) -> None:
+    def run(self) -> bool:
+        """Find the ``need`` best posts (in ``final``); False if it gave up (it met more than
+        GIVE_UP_SHARE of a large scope: the posts are then better scored a term at a time)."""
         seen, scope = self.seen, self.scope
+        give_up = GIVE_UP_SHARE * len(scope) if len(scope) >= GIVE_UP_MIN else math.inf
         inside = scope.__contains__
         # Keywords with few literal posts: meet them all now, so that posts not met cannot
         # have their bonus; the others' bonus stays in the bound of the posts not met.
@@ -1063,6 +1107,10 @@ class _TopK:
                 # A post met may be above every post not met: its exact score may end it.
                 self.resolve()
                 continue
+            if theta > -math.inf and self._essential(fronts, cursor, bonus_left, theta):
+                break
+            if len(seen) > give_up:
+                return False
             j = max(range(len(lists)), key=fronts.__getitem__, default=-1)
             if j < 0 or fronts[j] <= 0.0:
                 exhausted = True
@@ -1078,6 +1126,36 @@ class _TopK:
         # Every post that can enter is met: compute the bounds that still reach.
         while todo and -todo[0][0] >= _below(self.theta()):
             self.resolve()
+        return True
+
+    def _essential(
+        self, fronts: list[float], cursor: list[int], bonus_left: float, theta: float
+    ) -> bool:
+        """MaxScore (Turtle and Flood): the lists whose next values, with the bonuses left,
+        add up to less than the ``need``-th score cannot bring a post in by themselves, so a
+        post that can enter is in one of the other lists (the essential ones), past its
+        cursor. When those hold few posts, meet them all and say so (True): nothing else can
+        enter. The threshold algorithm alone reads ever more posts when a query has many
+        words (each list's next value falls slowly); this ends it once the rare words decide.
+        """
+        by_front = sorted(range(len(fronts)), key=fronts.__getitem__)
+        acc = bonus_left
+        k = 0
+        while k < len(by_front) and theta > _above(acc + fronts[by_front[k]]):
+            acc += fronts[by_front[k]]
+            k += 1
+        if k == 0:
+            return False
+        essential = by_front[k:]
+        lists = self._lists
+        if sum(max(0, len(lists[j][0]) - cursor[j]) for j in essential) > MAXSCORE_LIMIT:
+            return False
+        seen, inside = self.seen, self.scope.__contains__
+        for j in essential:
+            for d in lists[j][0][cursor[j] :]:
+                if d not in seen and inside(d):
+                    self.meet(d)
+        return True
 
     def _termless(self, bonus_left: float) -> None:
         """Every post with a term or near pair was met: the others score their literal

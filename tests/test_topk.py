@@ -35,8 +35,20 @@ EXTRA = [
     "经济 OR 疫情",
     "会议 -疫情",
 ]
-#: (SEED_LIMIT, TA_BATCH, RESOLVE_BATCH): as shipped, and tiny.
-SETTINGS = [(ranking.SEED_LIMIT, ranking.TA_BATCH, ranking.RESOLVE_BATCH), (3, 2, 1), (0, 1, 4)]
+#: (SEED_LIMIT, TA_BATCH, RESOLVE_BATCH, MAXSCORE_LIMIT, GIVE_UP_MIN): as shipped, tiny ones,
+#: and ones that make the threshold algorithm give up on most scopes (the fallback by bounds).
+SETTINGS = [
+    (
+        ranking.SEED_LIMIT,
+        ranking.TA_BATCH,
+        ranking.RESOLVE_BATCH,
+        ranking.MAXSCORE_LIMIT,
+        ranking.GIVE_UP_MIN,
+    ),
+    (3, 2, 1, 0, 10**9),
+    (0, 1, 4, 50, 10**9),
+    (3, 2, 1, 10**9, 0),
+]
 
 
 @pytest.fixture(scope="module")
@@ -88,20 +100,25 @@ def _compare(ix: SearchIndex, query: str) -> int:
     return len(whole)
 
 
-@pytest.mark.parametrize("setting", SETTINGS, ids=["shipped", "tiny", "no-seeds"])
+@pytest.mark.parametrize("setting", SETTINGS, ids=["shipped", "tiny", "no-seeds", "give-up"])
 def test_pruned_pages_are_the_exhaustive_head(
-    bundled: SearchIndex, setting: tuple[int, int, int], monkeypatch: pytest.MonkeyPatch
+    bundled: SearchIndex, setting: tuple[int, int, int, int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seed, batch, resolve = setting
+    seed, batch, resolve, maxscore, give_up = setting
     monkeypatch.setattr(ranking, "SEED_LIMIT", seed)
     monkeypatch.setattr(ranking, "TA_BATCH", batch)
     monkeypatch.setattr(ranking, "RESOLVE_BATCH", resolve)
+    monkeypatch.setattr(ranking, "MAXSCORE_LIMIT", maxscore)
+    monkeypatch.setattr(ranking, "GIVE_UP_MIN", give_up)
     runs: list[tuple[int, int]] = []
+    gave_up: list[bool] = []
     run = ranking._TopK.run
 
-    def counted(self: ranking._TopK) -> None:
-        run(self)
+    def counted(self: ranking._TopK) -> bool:
+        done = run(self)
         runs.append((len(self.seen), len(self.scope)))
+        gave_up.append(not done)
+        return done
 
     monkeypatch.setattr(ranking._TopK, "run", counted)
     queries = QUERIES + EXTRA + _random_queries(bundled, 60)
@@ -109,6 +126,10 @@ def test_pruned_pages_are_the_exhaustive_head(
     if seed < 10:
         # Small batches: the threshold stops many runs before they meet every post.
         assert sum(1 for met, scope in runs if met < scope) > len(runs) // 4
+    if give_up == 0:
+        assert sum(gave_up) > len(runs) // 4
+    else:
+        assert not any(gave_up)
     # The comparison means something: most queries match posts, some many.
     assert sum(1 for n in matched if n > 0) > len(queries) // 2
     assert max(matched) > 100
