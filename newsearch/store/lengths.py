@@ -6,7 +6,7 @@ from whoosh.util.numeric import byte_to_length as _byte_to_length
 from whoosh.util.numeric import length_to_byte
 
 #: The length each of the 256 stored bytes stands for.
-LENGTHS = tuple(_byte_to_length(b) for b in range(256))
+LENGTHS: tuple[int, ...] = tuple(int(_byte_to_length(b)) for b in range(256))
 
 
 def byte_to_length(b: int) -> int:

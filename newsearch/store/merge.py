@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from functools import partial
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeAlias
 
 from whoosh.filedb.filestore import FileStorage
 
@@ -23,7 +23,7 @@ from .reader import RawPostings, SegmentView, TermInfo
 from .writer import SCORABLE, PostingSource, SegmentWriter, TermEntry
 
 #: docnum in a merged segment -> its new docnum (-1: deleted, dropped), one array per segment.
-DocMap = array
+DocMap: TypeAlias = "array[int]"
 #: Merges of other per-segment parts (added to a segment with ``SegmentWriter.add_part``):
 #: extension -> a function of the merged segments and their docmaps that gives the merged
 #: part's bytes (None: no such part).

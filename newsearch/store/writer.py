@@ -86,7 +86,7 @@ FIELD_ORDER = (
 #: The stored fields of a post, in the order they are stored.
 STORED_FIELDS = ("path", "title", "text", *KEYWORD_FIELDS, "url", "source_url", "date")
 
-_TERMINFO = W3TermInfo._struct
+_TERMINFO: struct.Struct = W3TermInfo._struct
 _LONG_INT = struct.Struct("!qi")
 _INT = struct.Struct("!i")
 _BIG_ENDIAN = sys.byteorder == "big"
@@ -191,7 +191,7 @@ class SegmentWriter:
         self.readings = readings.ReadingsWriter()
 
     def _column_name(self, fieldname: str) -> str:
-        return W3Codec.column_filename(self.segment, fieldname)
+        return str(W3Codec.column_filename(self.segment, fieldname))
 
     # --- documents -------------------------------------------------------------------------------
 
