@@ -17,6 +17,11 @@ The one home of every ranking decision (``engine.SearchIndex`` only assembles th
   more such near pairs, so it counts more than a shorter one.
 - **Order.** With several keywords, posts are ordered first by the idf-weighted share of the
   keywords they match (``coordination``); then by score, then newer first, then by path.
+- **Readings spread.** A Latin keyword that reads in pinyin as several indexed words (``shuji``:
+  书记, 书籍) is ambiguous, and a rare reading's high idf would fill the first page with it
+  alone: the first ``SPREAD_PAGE`` results hold a post of each of its ``SPREAD_READINGS`` most
+  common readings (the best post of each, by score), as an input method offers its first
+  candidates; the rest stays in score order.
 
 A score is a sum of parts, each with a known upper bound (a word's at most ``weight * (K1 + 1)``,
 a bonus at most its size): parts that cost more to compute (checking a literal match on the text,
@@ -69,6 +74,9 @@ EXTRA_WEIGHT = 0.5
 #: have them all scored first; the threshold algorithm reads TA_BATCH posts of a term at a
 #: time and computes pending parts RESOLVE_BATCH posts at a time.
 MAX_LEVEL_GROUPS = 6
+#: The readings spread (see the module docstring): how many readings, on how many first results.
+SPREAD_READINGS = 3
+SPREAD_PAGE = 10
 SEED_LIMIT = 512
 TA_BATCH = 32
 RESOLVE_BATCH = 32
@@ -499,6 +507,7 @@ class Ranker:
         required: list[list[ClauseMatch]] | None = None,
     ):
         self.matcher = matcher
+        self._scored = scored
         self.required = required or []
         self.stats = matcher.stats
         self.snap = matcher.snap
@@ -687,13 +696,70 @@ class Ranker:
         """The first ``wanted`` posts in relevance order (all of them when None): exactly the
         head of ``rank_exhaustive``, without computing the score of every matching post (see
         ``_top_in``)."""
+        return self._spread(self._rank, wanted)
+
+    def rank_exhaustive(self, wanted: int | None) -> list[Ranked]:
+        """Every matching post scored in full, then ordered: the definition of the order."""
+        return self._spread(self._rank_exhaustive, wanted)
+
+    # the readings spread ----------------------------------------------------------------------
+
+    def _readings_to_spread(self) -> list[set[int]]:
+        """The posts of each of the most common pinyin readings of the query's one keyword, when
+        it is Latin letters no post holds as such and reads as several words (else none)."""
+        if len(self.model.keywords) != 1:
+            return []
+        keyword = self.model.keywords[0]
+        if keyword.terms or len(keyword.alternatives) < 2:
+            return []
+        held = [self.model.terms[t].hits.tf.keys() & self.docs for t in keyword.alternatives]
+        held = sorted((h for h in held if h), key=len, reverse=True)
+        return held[:SPREAD_READINGS] if len(held) >= 2 else []
+
+    def _spread(
+        self, order: Callable[[int | None], list[Ranked]], wanted: int | None
+    ) -> list[Ranked]:
+        """``order``'s ranking with the first SPREAD_PAGE results holding a post of each of the
+        readings to spread: the best post of a reading missing there takes the place of the
+        page's last post that no reading needs (most common reading first). The same for any
+        ``wanted``, so pages agree."""
+        readings = self._readings_to_spread()
+        if not readings:
+            return order(wanted)
+        need = None if wanted is None else max(wanted, SPREAD_PAGE) + len(readings)
+        base = order(need)
+        page = base[:SPREAD_PAGE]
+        needed: set[int] = set()
+        promoted: list[Ranked] = []
+        for posts in readings:
+            if any(r.docnum in posts for r in promoted):
+                continue
+            there = next((r.docnum for r in page if r.docnum in posts), None)
+            if there is not None:
+                needed.add(there)
+                continue
+            best = Ranker(self.matcher, posts, self.soft, self._scored, self.required)._rank(1)
+            promoted.extend(best)
+        if not promoted:
+            return base[:wanted] if wanted is not None else base
+        dropped = [r.docnum for r in reversed(page) if r.docnum not in needed]
+        dropped = dropped[: len(promoted)]
+        taken = {r.docnum for r in promoted}
+        first = [r for r in page if r.docnum not in dropped] + promoted
+        out = first + [r for r in base[SPREAD_PAGE:] if r.docnum not in taken]
+        out[len(first) : len(first)] = [r for r in page if r.docnum in dropped]
+        return out[:wanted] if wanted is not None else out
+
+    # the order of relevance -------------------------------------------------------------------
+
+    def _rank(self, wanted: int | None) -> list[Ranked]:
         if not self.docs:
             return []
         if wanted is None:
-            return self.rank_exhaustive(None)
+            return self._rank_exhaustive(None)
         levels = self._levels()
         if levels is None:
-            return self.rank_exhaustive(wanted)
+            return self._rank_exhaustive(wanted)
         out: list[Ranked] = []
         for level, members in levels:
             need = wanted - len(out)
@@ -702,8 +768,7 @@ class Ranker:
             out.extend(self._top_in(members, need, level))
         return out
 
-    def rank_exhaustive(self, wanted: int | None) -> list[Ranked]:
-        """Every matching post scored in full, then ordered: the definition of the order."""
+    def _rank_exhaustive(self, wanted: int | None) -> list[Ranked]:
         if not self.docs:
             return []
         known, pending, scope = self._bounds(self.docs)

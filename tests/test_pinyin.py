@@ -232,3 +232,46 @@ def test_a_cold_command_line_search_never_imports_pypinyin(bundled_index: Path) 
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
     assert "newsearch.engine" in imported  # the report lists what was imported
     assert not {m for m in imported if m.split(".")[0] == "pypinyin"}
+
+
+@pytest.fixture(scope="module")
+def homophones(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """书籍 in the titles of a few posts (rare: a high idf), 书记 once in the text of many."""
+    work = tmp_path_factory.mktemp("homophones")
+    corpus = work / "corpus"
+    for i in range(12):
+        write_post(corpus, f"book-{i:02}.md", f"书籍出版第{i}期", f"新出版的书籍{i}种。")
+    for i in range(40):
+        body = "地方党委工作会议召开，" * (1 + i % 3) + "会上书记讲话，部署下一阶段工作。"
+        write_post(corpus, f"secretary-{i:02}.md", f"地方工作会议第{i}次", body)
+    index = work / "index"
+    build(corpus, index)
+    return index
+
+
+def test_an_ambiguous_reading_shows_each_common_word_on_the_first_page(homophones: Path) -> None:
+    with open_index(homophones) as ix:
+        res = ix.search("shuji", limit=10)
+        everything = ix.search("shuji", limit=None)
+        pages = [ix.search("shuji", limit=4, page=p).hits for p in (1, 2, 3)]
+        plain = ix.search("书籍 OR 书记", limit=10)
+    first = [h.path for h in res.hits]
+    # Ranked by score alone, the rare word's posts fill the page (as the plain query shows) ...
+    assert all(p.startswith("book-") for p in (h.path for h in plain.hits))
+    # ... the spread gives the other reading the page's last place, with its best post.
+    assert [p for p in first if p.startswith("book-")] == first[:9]
+    assert first[9].startswith("secretary-") and res.hits[9].match == "pinyin"
+    assert {res.hits[9].title[s:e] for s, e in res.hits[9].title_highlights} | {
+        res.hits[9].snippet[s:e] for s, e in res.hits[9].highlights
+    } == {"书记"}
+    best = max(
+        (h for h in everything.hits if h.path.startswith("secretary-")), key=lambda h: h.score
+    )
+    assert res.hits[9].path == best.path
+    # The order is one order, whatever the page: pages agree with each other and with the whole.
+    assert [h.path for page in pages for h in page] == [h.path for h in everything.hits][:12]
+    assert [h.path for h in everything.hits][:10] == first
+    assert sorted(h.path for h in everything.hits) == sorted(
+        [f"book-{i:02}.md" for i in range(12)] + [f"secretary-{i:02}.md" for i in range(40)]
+    )
+    assert everything.total == res.total == 52
