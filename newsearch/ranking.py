@@ -337,28 +337,24 @@ def build_model(
     stats = matcher.stats
     index: dict[str, int] = {}
     terms: list[Term] = []
-    for e in scored:
-        if e.via:
-            continue
-        for w in e.words:
-            if w not in index:
+    # The query's words first, then their sub-words (a word that is both weighs as a word).
+    for sub_words in (False, True):
+        for e in scored:
+            if e.via:
+                continue
+            for w in e.extra if sub_words else e.words:
+                if w in index:
+                    continue
                 hits = stats.word(w)
                 if not hits.df:
                     continue
                 index[w] = len(terms)
-                weight = 0.0 if w in e.ignored else stats.idf(hits.df)
-                terms.append(Term(w, weight, hits, w in e.ignored))
-    for e in scored:
-        if e.via:
-            continue
-        for w in e.extra:
-            if w not in index:
-                hits = stats.word(w)
-                if not hits.df:
-                    continue
-                index[w] = len(terms)
-                weight = EXTRA_WEIGHT * stats.idf(hits.df)
-                terms.append(Term(w, weight, hits, extra=True, factor=EXTRA_WEIGHT))
+                if sub_words:
+                    weight = EXTRA_WEIGHT * stats.idf(hits.df)
+                    terms.append(Term(w, weight, hits, extra=True, factor=EXTRA_WEIGHT))
+                else:
+                    weight = 0.0 if w in e.ignored else stats.idf(hits.df)
+                    terms.append(Term(w, weight, hits, w in e.ignored))
     _add_alternatives(stats, scored, index, terms)
     keywords: list[Keyword] = []
     group_weights: list[float] = []
