@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import os
 import re
 import secrets
@@ -20,6 +21,7 @@ import signal
 import stat
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -192,7 +194,19 @@ def _index_batch(batch: int, jobs: list[_Job]) -> _BatchResult:
         raise
     if queue is not None and pending_posts:
         queue.put((pending_posts, pending_bytes))
+    _give_back_memory()
     return result
+
+
+def _give_back_memory() -> None:
+    """Return the memory of a finished batch to the system: a worker writes one segment after
+    another, and without this it keeps the high-water mark of every batch it has held (freed
+    blocks stay in the allocator's arenas), so that its size grew with the number of batches
+    of a build, that is with the archive."""
+    gc.collect()
+    if _LIBC is not None:
+        with contextlib.suppress(Exception):
+            _LIBC.malloc_trim(0)
 
 
 # --- the committing side -----------------------------------------------------------------------
@@ -439,6 +453,10 @@ def _build(
         seen.add(f.path)
         jobs_list.append(_Job(f.path, f.abspath, f.size, f.mtime_ns, old[1].sha1 if old else None))
     removed_paths = [p for p in indexed if p not in seen]
+    # What discovery found of every file is in the jobs now: its own records, the walk's lists
+    # and the set of paths go, and their memory (some 500 bytes a post file) with them.
+    del files, seen
+    _give_back_memory()
 
     run = _Run(storage, folder, schema, segments, generation, indexed, progress)
     run.redo = redo
@@ -469,7 +487,8 @@ def _build(
             and not run.commits
         ):
             run.commit(None)
-        _run_merges(run, _merge_policy(run.segments, optimize), jobs)
+        merges = _merge_policy(run.segments, optimize)
+        _run_merges(run, merges if optimize else _split_for_cores(merges, jobs), jobs)
         run.publish()
     except BaseException as exc:
         # Nothing of this build is left but its commits: its other files go now (no worker
@@ -565,6 +584,47 @@ def _merge_policy(segments: list[Any], optimize: bool) -> list[list[Any]]:
         ):
             merges.append([seg])
     return merges
+
+
+def _split_for_cores(merges: list[list[Any]], jobs: int) -> list[list[Any]]:
+    """The merges of the policy, a merge cut in two contiguous halves while there are fewer
+    merges than ``jobs`` and both halves of it already reach a higher tier than any segment in
+    it: the halves run at once (a single merge uses one core) and no post is rewritten more
+    often than by the whole merge (each half is a segment of the next tier, as the whole one
+    would be). A build of a large archive otherwise ends with one long merge on one core."""
+    out = [list(m) for m in merges]
+    while len(out) < jobs:
+        for k, group in sorted(enumerate(out), key=lambda kv: -_posts(kv[1])):
+            half = _halves(group)
+            if half is not None:
+                out[k : k + 1] = list(half)
+                break
+        else:
+            break
+    return out
+
+
+def _posts(group: list[Any]) -> int:
+    return sum(s.doc_count() for s in group)
+
+
+def _halves(group: list[Any]) -> tuple[list[Any], list[Any]] | None:
+    if len(group) < 4:
+        return None
+    total = _posts(group)
+    # The cut nearest to equal halves (by live posts).
+    cut, best, acc = 0, total, 0
+    for i, seg in enumerate(group[:-1], 1):
+        acc += seg.doc_count()
+        if abs(total - 2 * acc) < best:
+            cut, best = i, abs(total - 2 * acc)
+    first, second = group[:cut], group[cut:]
+    top = max(_tier(s.doc_count()) for s in group)
+    if len(first) < 2 or len(second) < 2:
+        return None
+    if min(_tier(_posts(first)), _tier(_posts(second))) <= top:
+        return None
+    return first, second
 
 
 def _check_settings(settings: IndexSettings, timezone: str | None) -> None:
@@ -918,8 +978,13 @@ def _run_parallel(
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(method)
     if method == "fork":
-        # Load jieba's dictionary here, once: forked workers share its memory pages.
+        # Load jieba's dictionary and pypinyin's (the readings of each segment's words) here,
+        # once: forked workers share their memory pages instead of each loading its own copy
+        # (pypinyin alone is about 57 MB a process).
         Analyzer(schema.settings().analysis).preload()
+        from . import pinyin
+
+        pinyin.preload()
     queue = ctx.Queue()
     executor = ProcessPoolExecutor(
         max_workers=min(jobs, len(batches)),
@@ -931,8 +996,10 @@ def _run_parallel(
     finished: dict[int, _BatchResult] = {}
     next_commit = 0
     try:
-        for i, batch in enumerate(batches):
-            futures[executor.submit(_index_batch, i, batch)] = i
+        with _shared_with_workers(method == "fork"):
+            # The first submit forks every worker.
+            for i, batch in enumerate(batches):
+                futures[executor.submit(_index_batch, i, batch)] = i
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
@@ -962,6 +1029,25 @@ def _run_parallel(
         executor.shutdown(wait=True)
     finally:
         queue.close()
+
+
+@contextlib.contextmanager
+def _shared_with_workers(fork: bool) -> Iterator[None]:
+    """Workers forked inside share this process's objects (the dictionaries) for good.
+
+    Without it, the first full garbage collection of each worker writes to every container
+    object it inherited (their collector headers), and with that copies every page of jieba's
+    and pypinyin's tables into the worker: about 150 MB more a worker. Frozen objects are left
+    out of collections, in the workers for good and here until the workers are forked.
+    """
+    if not fork:
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _run_merges(run: _Run, merges: list[list[Any]], jobs: int) -> None:

@@ -216,8 +216,9 @@ def is_han_word(word: str) -> bool:
 # --- the index side: pypinyin ------------------------------------------------------------------
 
 #: Readings already computed in this process (a build's worker writes several segments that
-#: share most of their words). Bounded: it starts afresh past this many words.
-_CACHE_LIMIT = 400_000
+#: share most of their words). Bounded: it starts afresh past this many words (about 27 MB a
+#: 100,000 words; a worker of a large build would otherwise grow by that much a segment).
+_CACHE_LIMIT = 150_000
 _word_cache: dict[str, tuple[str, str]] = {}
 _char_cache: dict[str, tuple[str, ...]] = {}
 

@@ -121,3 +121,20 @@ def test_a_build_of_many_small_batches_merges_them_in_two_processes(
         assert ix.info().segments == len(segments) < 2 * MERGE_FACTOR
         assert ix.search("新闻联播").total > 100
     assert build(corpus, index, jobs=2).total == 240  # nothing left behind that a run trips on
+
+
+def test_a_single_large_merge_is_cut_in_two_for_two_cores_when_both_halves_move_up_a_tier() -> None:
+    segments = [_Seg(9000) for _ in range(8)] + [_Seg(3000)]
+    merges = _merge_policy(segments, False)
+    assert merges == [segments[:8]]
+    halves = indexer._split_for_cores(merges, 2)
+    assert halves == [segments[:4], segments[4:8]]
+    # Each half is a segment of the tier the whole merge would make: no post rewritten more.
+    assert {indexer._tier(4 * 9000)} == {indexer._tier(8 * 9000)} != {indexer._tier(9000)}
+    assert indexer._split_for_cores(merges, 1) == merges
+    # Halves that would stay in the tier of their parts are not cut: they would merge again.
+    small = [_Seg(5000) for _ in range(8)]
+    assert indexer._split_for_cores(_merge_policy(small, False), 2) == [small]
+    # Two merges already: nothing to cut.
+    two = [_Seg(9000) for _ in range(16)]
+    assert indexer._split_for_cores(_merge_policy(two, False), 2) == _merge_policy(two, False)

@@ -1,0 +1,98 @@
+"""Where a build's memory goes: PSS of each process of a build, over time, by phase.
+
+Builds ``CORPUS`` into a fresh ``INDEX`` (``--jobs``, default every core) and samples the PSS of
+the build's process and of each worker every ``--every`` seconds, with the phase the build is
+in (indexing, merging) from its progress reports; prints the peak of the whole tree, the phase
+and the time it came in, each process's peak, and a sparse timeline. Run by hand:
+
+    .venv/bin/python tests/bench/buildmem.py /tmp/ns-scale/corpus-4x /tmp/ns-buildmem
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchmark import _mem, _tree  # noqa: E402
+
+BUILD = textwrap.dedent(
+    """
+    import json, sys, time, logging
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    import newsearch
+
+    def report(p):
+        print(json.dumps([time.time(), p.phase, p.done, p.total]), flush=True)
+
+    newsearch.build_index(sys.argv[1], sys.argv[2], jobs=int(sys.argv[3]), progress=report)
+    """
+)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("index", type=Path, help="removed first")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--every", type=float, default=0.5, help="seconds between samples")
+    args = parser.parse_args()
+    shutil.rmtree(args.index, ignore_errors=True)
+    start = time.time()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BUILD, str(args.corpus), str(args.index), str(args.jobs)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    os.set_blocking(proc.stdout.fileno(), False)  # type: ignore[union-attr]
+    phase, done, total = "start", 0, 0
+    samples: list[tuple[float, str, int, dict[int, int]]] = []
+    buffered = ""
+    while proc.poll() is None:
+        buffered += proc.stdout.read() or ""  # type: ignore[union-attr]
+        *lines, buffered = buffered.split("\n")
+        for line in lines:
+            _t, phase, done, total = json.loads(line)
+        pss = {p: _mem(p, "Pss:", "smaps_rollup") for p in _tree(proc.pid)}
+        samples.append((time.time() - start, f"{phase} {done}/{total}", sum(pss.values()), pss))
+        time.sleep(args.every)
+    if proc.returncode:
+        print(f"the build failed ({proc.returncode})")
+        return 1
+    wall = time.time() - start
+    at, where, peak, parts = max(samples, key=lambda s: s[2])
+    print(f"build {wall:.1f} s; peak PSS of the tree {peak / 1e6:.0f} MB at {at:.1f} s ({where})")
+
+    def name(pid: int) -> str:
+        return "build" if pid == proc.pid else f"worker {pid}"
+
+    print("  at the peak, MB: " + ", ".join(f"{name(p)} {v / 1e6:.0f}" for p, v in parts.items()))
+    peaks: dict[int, int] = {}
+    for _t, _w, _s, pss in samples:
+        for p, v in pss.items():
+            peaks[p] = max(peaks.get(p, 0), v)
+    print(
+        "  each one's own peak, MB: "
+        + ", ".join(f"{name(p)} {v / 1e6:.0f}" for p, v in peaks.items())
+    )
+    for step_name in ("index", "merge"):
+        these = [s for s in samples if s[1].startswith(step_name)]
+        if these:
+            top = max(these, key=lambda s: s[2])
+            print(f"  {step_name}: {these[-1][0] - these[0][0]:.1f} s, peak {top[2] / 1e6:.0f} MB")
+    step = max(1, len(samples) // 30)
+    for t, w, s, _p in samples[::step]:
+        print(f"  {t:7.1f} s  {s / 1e6:6.0f} MB  {w}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
