@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -52,15 +53,17 @@ def main() -> int:
         stdout=subprocess.PIPE,
         text=True,
     )
-    os.set_blocking(proc.stdout.fileno(), False)  # type: ignore[union-attr]
-    phase, done, total = "start", 0, 0
+    state = ["start", 0, 0]
+
+    def follow() -> None:  # the build's progress reports, as they come
+        for line in proc.stdout:  # type: ignore[union-attr]
+            state[:] = json.loads(line)[1:]
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
     samples: list[tuple[float, str, int, dict[int, int]]] = []
-    buffered = ""
     while proc.poll() is None:
-        buffered += proc.stdout.read() or ""  # type: ignore[union-attr]
-        *lines, buffered = buffered.split("\n")
-        for line in lines:
-            _t, phase, done, total = json.loads(line)
+        phase, done, total = state
         pss = {p: _mem(p, "Pss:", "smaps_rollup") for p in _tree(proc.pid)}
         samples.append((time.time() - start, f"{phase} {done}/{total}", sum(pss.values()), pss))
         time.sleep(args.every)
