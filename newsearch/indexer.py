@@ -307,20 +307,7 @@ def build_index(
             () if synonyms is False else read_synonyms(arguments.fs_path(synonyms, "synonyms"))
         )
 
-    kind = store.folder_kind(folder)
-    if kind == "foreign":
-        raise NotAnIndexError(
-            f"{folder} exists and is not a newsearch index; refusing to write there "
-            "(choose another --index folder)"
-        )
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as exc:
-        reason = exc.strerror
-        if os.path.islink(folder):  # a link to nowhere, or to itself: makedirs says "exists"
-            reason = corpus_folder_problem(folder) or reason
-            reason = "a symbolic link loop" if "loop" in str(reason) else "a broken symbolic link"
-        raise NotAnIndexError(f"cannot create the index folder {folder}: {reason}") from exc
+    kind = _index_folder(folder)
     lock = store.WriteLock(folder)
     lock.acquire(wait=wait_for_lock)
     try:
@@ -346,6 +333,26 @@ def build_index(
         lock.release()
 
 
+def _index_folder(folder: str) -> store.FolderKind:
+    """The kind of the index folder, created if missing; NotAnIndexError for a folder of
+    something else, or one that cannot be created."""
+    kind = store.folder_kind(folder)
+    if kind == "foreign":
+        raise NotAnIndexError(
+            f"{folder} exists and is not a newsearch index; refusing to write there "
+            "(choose another --index folder)"
+        )
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror
+        if os.path.islink(folder):  # a link to nowhere, or to itself: makedirs says "exists"
+            reason = corpus_folder_problem(folder) or reason
+            reason = "a symbolic link loop" if "loop" in str(reason) else "a broken symbolic link"
+        raise NotAnIndexError(f"cannot create the index folder {folder}: {reason}") from exc
+    return kind
+
+
 def _build(
     corpus_root: str,
     folder: str,
@@ -359,18 +366,90 @@ def _build(
     drafts: bool | None = None,
     synonyms: Groups | None = None,
 ) -> IndexReport:
+    """One build: the index's settings, the posts to read, reading them, merging, the report."""
     storage = store.storage_for(folder)
-    toc = None
+    toc = _last_commit(folder, rebuild)
+    last_generation = store.latest_generation(storage)
+    site = corpus.read_site(corpus_root)
+    plan = _plan(folder, toc, site, rebuild, user_dict, timezone, drafts, synonyms)
+    # Leftovers of a killed build: nothing refers to them, and nobody else writes now.
+    if toc is not None:
+        store.clean_up(storage, folder, toc.generation, list(toc.segments))
+    work = _work(corpus_root, folder, plan, site)
+    run = _Run(
+        storage, folder, plan.schema, plan.segments, last_generation + 1, work.indexed, progress
+    )
+    run.redo = work.redo
+    run.corpus_root = corpus_root
+    run.index_id = plan.index_id
+    # A rebuild is written beside the old index and replaces it in one commit, at the end: until
+    # then searches see the old index, and a build killed before leaves it whole.
+    run.private = plan.rebuild
+    run.committed = (toc.generation, list(toc.segments)) if toc is not None else None
+    run.problems.extend(work.problems)
+    run.unchanged = work.unchanged
+    # A path that failed discovery is not readable now: it leaves the index like a deleted file.
+    run.delete(work.removed)
+    run.removed = len(work.removed)
+
+    jobs_list = work.jobs
+    total_bytes = sum(j.size for j in jobs_list)
     try:
-        toc = store.read_commit(folder)
+        run.announce(Progress("index", 0, len(jobs_list), 0, total_bytes))
+        _index_and_merge(run, plan, toc is None, jobs_list, jobs, site, optimize)
+    except BaseException as exc:
+        # Nothing of this build is left but its commits: its other files go now (no worker
+        # writes any more), and a full disk or an I/O error says what the index still holds.
+        run.remove_partial_files()
+        if isinstance(exc, IndexWriteError):
+            raise IndexWriteError(f"{exc}; {run.what_is_kept()}") from exc
+        raise
+    store.ensure_marker(folder)
+    run.announce(Progress("done", len(jobs_list), len(jobs_list), total_bytes, total_bytes))
+    store.clean_up(storage, folder, *run.committed_state())
+    return _report(run, plan, corpus_root, folder, jobs, total_bytes, started)
+
+
+def _last_commit(folder: str, rebuild: bool) -> store.Commit | None:
+    """The index's last commit: None for a new index (or one whose first build was killed before
+    its first commit), and for one that ``rebuild`` replaces because it cannot be read."""
+    try:
+        return store.read_commit(folder)
     except IndexNotFoundError:
-        toc = None  # a new index, or one whose first build was killed before its first commit
+        return None
     except (RebuildRequiredError, NotAnIndexError):
         if not rebuild:
             raise
-    last_generation = store.latest_generation(storage)
+        return None
 
-    site = corpus.read_site(corpus_root)
+
+@dataclass
+class _Plan:
+    """What a build writes into: the schema with its settings, the segments it starts from."""
+
+    schema: NewsearchSchema
+    segments: list[Any]
+    index_id: str
+    rebuild: bool
+    #: Why the settings call for a rebuild (None: they do not).
+    reason: str | None = None
+    settings_changed: bool = False
+    notes: list[str] = field(default_factory=list)
+    dict_update: _DictUpdate | None = None
+
+
+def _plan(
+    folder: str,
+    toc: store.Commit | None,
+    site: corpus.Site,
+    rebuild: bool,
+    user_dict: str | None,
+    timezone: str | None,
+    drafts: bool | None,
+    synonyms: Groups | None,
+) -> _Plan:
+    """The settings of this build against the index's: kept and updated in place (another
+    dictionary, --drafts, synonyms), or a new index (new, --rebuild, another analysis)."""
     stored = toc.schema.settings() if toc is not None else None
     wanted = _wanted_settings(stored, site, user_dict, drafts)
     reason = None
@@ -380,62 +459,67 @@ def _build(
         # Another dictionary or another way of reading the folder changes unchanged posts too:
         # the same rebuild as --rebuild, keeping the index's time zone.
         rebuild = reason is not None
-    settings_changed = False
-    notes: list[str] = []
-    dict_update: _DictUpdate | None = None
     if toc is not None and not rebuild:
-        schema: NewsearchSchema = toc.schema
-        settings = schema.settings()
+        plan = _Plan(toc.schema, list(toc.segments), toc.index_id, rebuild)
+        settings = plan.schema.settings()
         if settings.reading != wanted.reading:  # --drafts given or left out: no rebuild
             settings = replace(settings, reading=wanted.reading)
-            settings_changed = True
+            plan.settings_changed = True
         if synonyms is not None and synonyms != settings.synonyms:
             settings = replace(settings, synonyms=synonyms)
             groups = f"{len(synonyms)} group{'' if len(synonyms) == 1 else 's'}"
-            notes.append(
+            plan.notes.append(
                 f"synonyms: {groups} kept with the index" if synonyms else "synonyms: dropped"
             )
-            settings_changed = True
+            plan.settings_changed = True
         if (settings.analysis.user_dict or None) != wanted.user_dict:
             # The posts that hold a word the dictionary adds, removes or changes are analysed
             # again with it; every other post would be cut the same (see analysis).
-            dict_update = _user_dict_update(folder, settings, wanted.user_dict)
+            plan.dict_update = _user_dict_update(folder, settings, wanted.user_dict)
             settings = replace(
                 settings, analysis=replace(settings.analysis, user_dict=wanted.user_dict)
             )
-            settings_changed = True
-        schema.newsearch_settings = settings.to_dict()
-        segments = list(toc.segments)
-        index_id = toc.index_id
+            plan.settings_changed = True
+        plan.schema.newsearch_settings = settings.to_dict()
+        return plan
+    if reason is not None and stored is not None:
+        tz = stored.timezone
     else:
-        if reason is not None and stored is not None:
-            tz = stored.timezone
-        else:
-            tz = timezone or site.timezone or corpus.DEFAULT_TIMEZONE
-        kept = stored.synonyms if stored is not None else ()
-        settings = IndexSettings(
-            current_settings(wanted.user_dict),
-            validate_timezone(tz),
-            reading=wanted.reading,
-            synonyms=kept if synonyms is None else synonyms,
-        )
-        schema = make_schema(settings)
-        segments = []
-        # A new index, or a rebuild: a new id, so that open searchers see it is another index.
-        index_id = store.new_index_id()
-    generation = last_generation + 1
-    # Leftovers of a killed build: nothing refers to them, and nobody else writes now.
-    if toc is not None:
-        store.clean_up(storage, folder, toc.generation, list(toc.segments))
+        tz = timezone or site.timezone or corpus.DEFAULT_TIMEZONE
+    kept = stored.synonyms if stored is not None else ()
+    settings = IndexSettings(
+        current_settings(wanted.user_dict),
+        validate_timezone(tz),
+        reading=wanted.reading,
+        synonyms=kept if synonyms is None else synonyms,
+    )
+    # A new index, or a rebuild: a new id, so that open searchers see it is another index.
+    return _Plan(make_schema(settings), [], store.new_index_id(), rebuild, reason)
 
+
+@dataclass
+class _Work:
+    """The posts a build reads (new, changed, or to analyse again) and the paths it removes."""
+
+    jobs: list[_Job]
+    removed: list[str]
+    unchanged: int
+    problems: list[Problem]
+    indexed: dict[str, Any]
+    redo: frozenset[str]
+
+
+def _work(corpus_root: str, folder: str, plan: _Plan, site: corpus.Site) -> _Work:
+    """The corpus's files against the index's state of each: what this build has to do."""
+    settings = plan.schema.settings()
     files, problems = corpus.discover(
         corpus_root, exclude=(folder,), drafts=settings.drafts, site=site
     )
-    indexed = _indexed_state(folder, segments) if segments else {}
+    indexed = _indexed_state(folder, plan.segments) if plan.segments else {}
     seen: set[str] = set()
     jobs_list: list[_Job] = []
     unchanged = 0
-    redo = dict_update.paths if dict_update is not None else frozenset()
+    redo = plan.dict_update.paths if plan.dict_update is not None else frozenset()
     for f in files:
         old = indexed.get(f.path)
         if old is not None and old[1].size == f.size and old[1].mtime_ns == f.mtime_ns:
@@ -457,50 +541,46 @@ def _build(
     # and the set of paths go, and their memory (some 500 bytes a post file) with them.
     del files, seen
     _give_back_memory()
+    return _Work(jobs_list, removed_paths, unchanged, list(problems), indexed, redo)
 
-    run = _Run(storage, folder, schema, segments, generation, indexed, progress)
-    run.redo = redo
-    run.corpus_root = corpus_root
-    run.index_id = index_id
-    # A rebuild is written beside the old index and replaces it in one commit, at the end: until
-    # then searches see the old index, and a build killed before leaves it whole.
-    run.private = rebuild
-    run.committed = (toc.generation, list(toc.segments)) if toc is not None else None
-    run.problems.extend(problems)
-    run.unchanged = unchanged
-    # A path that failed discovery is not readable now: it leaves the index like a deleted file.
-    run.delete(removed_paths)
-    run.removed = len(removed_paths)
 
+def _index_and_merge(
+    run: _Run,
+    plan: _Plan,
+    new_index: bool,
+    jobs_list: list[_Job],
+    jobs: int,
+    site: corpus.Site,
+    optimize: bool,
+) -> None:
+    """Read and write the posts (on ``jobs`` processes), commit, merge, and publish."""
     batches = _batches(jobs_list, jobs)
-    total_bytes = sum(j.size for j in jobs_list)
-    try:
-        run.announce(Progress("index", 0, len(jobs_list), 0, total_bytes))
-        if batches:
-            if jobs == 1 or len(batches) == 1:
-                _run_serial(run, batches, folder, schema, site)
-            else:
-                _run_parallel(run, batches, folder, schema, jobs, site)
-        if (
-            run.pending_deletions
-            or (toc is None or rebuild or settings_changed)
-            and not run.commits
-        ):
-            run.commit(None)
-        merges = _merge_policy(run.segments, optimize)
-        _run_merges(run, merges if optimize else _split_for_cores(merges, jobs), jobs)
-        run.publish()
-    except BaseException as exc:
-        # Nothing of this build is left but its commits: its other files go now (no worker
-        # writes any more), and a full disk or an I/O error says what the index still holds.
-        run.remove_partial_files()
-        if isinstance(exc, IndexWriteError):
-            raise IndexWriteError(f"{exc}; {run.what_is_kept()}") from exc
-        raise
-    store.ensure_marker(folder)
-    run.announce(Progress("done", len(jobs_list), len(jobs_list), total_bytes, total_bytes))
-    store.clean_up(storage, folder, *run.committed_state())
+    if batches:
+        if jobs == 1 or len(batches) == 1:
+            _run_serial(run, batches, run.folder, plan.schema, site)
+        else:
+            _run_parallel(run, batches, run.folder, plan.schema, jobs, site)
+    if (
+        run.pending_deletions
+        or (new_index or plan.rebuild or plan.settings_changed)
+        and not run.commits
+    ):
+        run.commit(None)
+    merges = _merge_policy(run.segments, optimize)
+    _run_merges(run, merges if optimize else _split_for_cores(merges, jobs), jobs)
+    run.publish()
 
+
+def _report(
+    run: _Run,
+    plan: _Plan,
+    corpus_root: str,
+    folder: str,
+    jobs: int,
+    total_bytes: int,
+    started: float,
+) -> IndexReport:
+    update = plan.dict_update
     return IndexReport(
         corpus=corpus_root,
         index=folder,
@@ -515,11 +595,11 @@ def _build(
         text_bytes=run.text_bytes,
         file_bytes=total_bytes,
         jobs=jobs,
-        rebuilt=rebuild,
-        rebuild_reason=reason,
-        user_dict_words=dict_update.words if dict_update is not None else None,
+        rebuilt=plan.rebuild,
+        rebuild_reason=plan.reason,
+        user_dict_words=update.words if update is not None else None,
         reanalysed=run.reanalysed,
-        settings_changed=tuple(notes),
+        settings_changed=tuple(plan.notes),
     )
 
 

@@ -54,7 +54,11 @@ def write_error(folder: str, exc: OSError, name: str = "") -> IndexWriteError:
     return IndexWriteError(f"cannot write the index in {folder}: {reason}{where}")
 
 
-def folder_kind(folder: str) -> Literal["missing", "empty", "newsearch", "foreign"]:
+#: What a folder is to the store (see folder_kind).
+FolderKind = Literal["missing", "empty", "newsearch", "foreign"]
+
+
+def folder_kind(folder: str) -> FolderKind:
     """``missing``, ``empty``, ``newsearch`` (has the marker) or ``foreign``."""
     if not os.path.exists(folder):
         return "missing"
