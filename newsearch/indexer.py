@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from . import arguments, corpus, store
 from .analysis import Analyzer, current_settings, read_user_dict, user_dict_changes
@@ -48,6 +48,8 @@ from .schema import (
 )
 from .synonyms import Groups
 from .synonyms import read_file as read_synonyms
+
+_R = TypeVar("_R")
 
 #: Batches are cut by bytes of post files; each becomes one segment.
 MIN_BATCH_BYTES = 1 << 20
@@ -1085,15 +1087,7 @@ def _run_parallel(
             done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
             _drain(queue, run)
             for fut in done:
-                exc = fut.exception()
-                if isinstance(exc, NewsearchError):
-                    raise exc
-                if exc is not None:
-                    raise BuildError(
-                        f"indexing failed in a worker process ({type(exc).__name__}: {exc}); "
-                        "the index keeps its last commit"
-                    ) from exc
-                result = fut.result()
+                result = _worker_result(fut, "indexing")
                 finished[result.batch] = result
             # Commit in batch order, so documents keep path order whatever the number of jobs.
             while next_commit in finished:
@@ -1130,6 +1124,20 @@ def _shared_with_workers(fork: bool) -> Iterator[None]:
         gc.unfreeze()
 
 
+def _worker_result(fut: Future[_R], what: str) -> _R:
+    """What a worker process returned; its library error as it is, any other as a BuildError
+    that says the index keeps its last commit."""
+    exc = fut.exception()
+    if isinstance(exc, NewsearchError):
+        raise exc
+    if exc is not None:
+        raise BuildError(
+            f"{what} failed in a worker process ({type(exc).__name__}: {exc}); "
+            "the index keeps its last commit"
+        ) from exc
+    return fut.result()
+
+
 def _run_merges(run: _Run, merges: list[list[Any]], jobs: int) -> None:
     """Do the merges of the policy, each committed as it ends: in worker processes, several at
     once, when there are several and more than one job (they are independent: no segment is
@@ -1163,16 +1171,8 @@ def _run_merges(run: _Run, merges: list[list[Any]], jobs: int) -> None:
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
-                exc = fut.exception()
-                if isinstance(exc, NewsearchError):
-                    raise exc
-                if exc is not None:
-                    raise BuildError(
-                        f"a merge failed in a worker process ({type(exc).__name__}: {exc}); "
-                        "the index keeps its last commit"
-                    ) from exc
                 group = futures[fut]
-                run.merged(group, fut.result())
+                run.merged(group, _worker_result(fut, "a merge"))
                 done += len(group)
                 run.announce(Progress("merge", done, total))
     except BaseException:
