@@ -21,7 +21,7 @@ import signal
 import stat
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
@@ -1078,29 +1078,23 @@ def _run_parallel(
     finished: dict[int, _BatchResult] = {}
     next_commit = 0
     try:
-        with _shared_with_workers(method == "fork"):
-            # The first submit forks every worker.
-            for i, batch in enumerate(batches):
-                futures[executor.submit(_index_batch, i, batch)] = i
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+        with _workers(executor, futures):
+            with _shared_with_workers(method == "fork"):
+                # The first submit forks every worker.
+                for i, batch in enumerate(batches):
+                    futures[executor.submit(_index_batch, i, batch)] = i
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                _drain(queue, run)
+                for fut in done:
+                    result = _worker_result(fut, "indexing")
+                    finished[result.batch] = result
+                # Commit in batch order, so documents keep path order whatever the number of jobs.
+                while next_commit in finished:
+                    run.accept(finished.pop(next_commit))
+                    next_commit += 1
             _drain(queue, run)
-            for fut in done:
-                result = _worker_result(fut, "indexing")
-                finished[result.batch] = result
-            # Commit in batch order, so documents keep path order whatever the number of jobs.
-            while next_commit in finished:
-                run.accept(finished.pop(next_commit))
-                next_commit += 1
-        _drain(queue, run)
-    except BaseException:
-        for fut in futures:
-            fut.cancel()
-        _stop_workers(executor)
-        raise
-    else:
-        executor.shutdown(wait=True)
     finally:
         queue.close()
 
@@ -1122,6 +1116,21 @@ def _shared_with_workers(fork: bool) -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+@contextlib.contextmanager
+def _workers(executor: ProcessPoolExecutor, futures: Iterable[Future[Any]]) -> Iterator[None]:
+    """The pool's work: on any failure (or an interrupt) its futures are cancelled and its
+    workers stopped at once; on success the pool is shut down once its workers are done."""
+    try:
+        yield
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        _stop_workers(executor)
+        raise
+    else:
+        executor.shutdown(wait=True)
 
 
 def _worker_result(fut: Future[_R], what: str) -> _R:
@@ -1166,7 +1175,7 @@ def _run_merges(run: _Run, merges: list[list[Any]], jobs: int) -> None:
         ): group
         for group in merges
     }
-    try:
+    with _workers(executor, futures):
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -1175,13 +1184,6 @@ def _run_merges(run: _Run, merges: list[list[Any]], jobs: int) -> None:
                 run.merged(group, _worker_result(fut, "a merge"))
                 done += len(group)
                 run.announce(Progress("merge", done, total))
-    except BaseException:
-        for fut in futures:
-            fut.cancel()
-        _stop_workers(executor)
-        raise
-    else:
-        executor.shutdown(wait=True)
 
 
 def _init_merge_worker(parent: int) -> None:
