@@ -35,9 +35,11 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from .models import (
@@ -554,16 +556,25 @@ class Ranker:
             for d in (e.maybe - e.exact) & docs:
                 pending.literal.setdefault(d, []).append(ki)
                 bound[d] = bound.get(d, 0.0) + kw.literal
-        if need is not None and not self._coordinate and len(known) > need:
-            # The need-th best known score is a floor for the need-th final score; a post whose
-            # known and pending parts plus every near pair of the query stay below it is out.
-            most = sum(
-                _pair_bound(self.model.terms[a], self.model.terms[b]) for a, b in self._pairs()
-            )
-            floor = heapq.nlargest(need, known.values())[-1] - most
-            if floor > 0.0:
-                get = bound.get
-                docs = {d for d in docs if known.get(d, 0.0) + get(d, 0.0) >= floor}
+        if need is not None and len(known) > need:
+            # ``docs`` are of one coordination level (see _top_by_bounds), ordered by score
+            # alone. The need-th best known score is a floor for the need-th final score: a
+            # post whose known and pending parts plus the most its near pairs can add stay
+            # below it is out. The near pairs are bounded by how many of their words the post
+            # holds (not by every pair of the query), so that few posts of a long question are
+            # left when the near pairs are bounded one post at a time.
+            floor = _below(heapq.nlargest(need, known.values())[-1])
+            held, caps = self._pair_caps()
+            get, kget, hget = bound.get, known.get, held.get
+            top = caps[-1]
+            kept = {
+                d
+                for d in docs
+                if kget(d, 0.0) + get(d, 0.0) + (top if (m := hget(d, 0)) >= len(caps) else caps[m])
+                >= floor
+            }
+            if len(kept) < len(docs):
+                docs = kept
                 pending = pending.keep(docs)
                 bound = pending.bound
         # Proximity: only posts that hold both words of a pair can have it.
@@ -578,6 +589,35 @@ class Ranker:
     def _pairs(self) -> list[tuple[int, int]]:
         return [(a, b) for kw in self.model.keywords for a, b in kw.pairs]
 
+    def _pair_caps(self) -> tuple[dict[int, int], list[float]]:
+        """Per post, how many words of the near pairs it holds (``m``, counted once per term,
+        never fewer than it holds), and per ``m`` the most the near pairs of a post holding
+        ``m`` of them can add (the last value for any larger ``m``): its ``m`` words make at
+        most m·(m-1)/2 distinct pairs, so the sum of that many of the largest pair bounds."""
+        terms = self.model.terms
+        pairs = self._pairs() if PROXIMITY_WEIGHT > 0.0 else []
+        edges: dict[tuple[int, int], float] = {}
+        loops = 0.0
+        for a, b in pairs:
+            v = _pair_bound(terms[a], terms[b])
+            if a == b:
+                loops += v
+            else:
+                key = (min(a, b), max(a, b))
+                edges[key] = edges.get(key, 0.0) + v
+        involved = sorted({i for p in pairs for i in p})
+        held: dict[int, int] = Counter(chain.from_iterable(terms[i].hits.count for i in involved))
+        weights = sorted(edges.values(), reverse=True)
+        caps = [0.0]
+        m = 1
+        while True:
+            k = m * (m - 1) // 2
+            caps.append(loops + sum(weights[:k]))
+            if k >= len(weights) or m >= len(involved):
+                break
+            m += 1
+        return held, caps
+
     def _proximity_bounds(self, docs: set[int]) -> dict[int, float]:
         """Per post that holds both words of a near pair, the most its pairs can add: a pair's
         nearness is at most the number of whole-word occurrences of its rarer word."""
@@ -591,8 +631,12 @@ class Ranker:
         for a, b in pairs:
             ca, cb = terms[a].hits.count, terms[b].hits.count
             scale = PROXIMITY_WEIGHT * min(terms[a].weight, terms[b].weight) * top
-            both = ca.keys() & cb.keys()
-            both &= docs
+            if len(docs) * 4 < len(ca) + len(cb):
+                # Few posts left (see _bounds): look them up rather than intersect the lists.
+                both = {d for d in docs if d in ca and d in cb}
+            else:
+                both = ca.keys() & cb.keys()
+                both &= docs
             for d in both:
                 n = ca[d]
                 m = cb[d]
