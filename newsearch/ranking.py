@@ -884,20 +884,30 @@ class Ranker:
         scope = self.docs if members is None else members
         top = _TopK(self, scope, need)
         if not top.run():
-            return self._top_by_bounds(scope, need, level)
+            return self._top_by_bounds(scope, need, level, top.resolved)
         ts = self.snap.numeric_column("date_ts")
         final = top.final
         ranked = in_order(self.snap, final, need, lambda d: (-final[d], -ts[d]))
         return [Ranked(d, final[d], "", level) for d in ranked]
 
-    def _top_by_bounds(self, scope: set[int], need: int, level: float) -> list[Ranked]:
+    def _top_by_bounds(
+        self,
+        scope: set[int],
+        need: int,
+        level: float,
+        resolved: dict[int, float] | None = None,
+    ) -> list[Ranked]:
         """The first ``need`` posts of ``scope`` (one coordination level) when the threshold
         algorithm gives up: every post's words scored (a pass per term, cheaper than a post at
         a time when most posts would be met), then the pending parts computed for the best
-        upper bounds, and for any other post whose bound reaches the page's last score."""
+        upper bounds, and for any other post whose bound reaches the page's last score.
+        ``resolved``: the pending parts the threshold algorithm computed before it gave up (the
+        same values: ``_resolve`` does not depend on the batch), not computed again."""
         known, pending, scope = self._bounds(scope, need)
         ts = self.snap.numeric_column("date_ts")
         exact: dict[int, float] = {}
+        if resolved:
+            exact.update((d, v) for d, v in resolved.items() if d in pending.bound)
 
         def final(d: int) -> tuple[float, int]:
             return (-(known.get(d, 0.0) + exact.get(d, 0.0)), -ts[d])
@@ -1119,6 +1129,8 @@ class _TopK:
         self._best: list[float] = []  # the best ``need`` exact scores (a min-heap)
         self._todo: list[tuple[float, int]] = []  # (-bound, post) still to compute (a heap)
         self._pending = _Pending()
+        #: The pending parts computed, per post (see ``Ranker._top_by_bounds``).
+        self.resolved: dict[int, float] = {}
 
     def meet(self, d: int) -> None:
         top, k1 = K1 + 1.0, K1
@@ -1172,6 +1184,7 @@ class _TopK:
         todo = self._todo
         batch = [heapq.heappop(todo)[1] for _ in range(min(RESOLVE_BATCH, len(todo)))]
         exact = self.ranker._resolve(batch, self._pending)
+        self.resolved.update(exact)
         for d in batch:
             score = self.seen[d][0] + exact[d]
             self.final[d] = score
