@@ -781,14 +781,15 @@ class Ranker:
             best = Ranker(self.matcher, posts, self.soft, self._scored, self.required)._rank(1)
             promoted.extend(best)
         if not promoted:
-            return base[:wanted] if wanted is not None else base
-        dropped = [r.docnum for r in reversed(page) if r.docnum not in needed]
-        dropped = dropped[: len(promoted)]
+            return base[:wanted]
+        # The page's last posts that no reading needs make room, and follow the page.
+        free = [r.docnum for r in reversed(page) if r.docnum not in needed]
+        dropped = set(free[: len(promoted)])
         taken = {r.docnum for r in promoted}
-        first = [r for r in page if r.docnum not in dropped] + promoted
-        out = first + [r for r in base[SPREAD_PAGE:] if r.docnum not in taken]
-        out[len(first) : len(first)] = [r for r in page if r.docnum in dropped]
-        return out[:wanted] if wanted is not None else out
+        kept = [r for r in page if r.docnum not in dropped]
+        moved = [r for r in page if r.docnum in dropped]
+        rest = [r for r in base[SPREAD_PAGE:] if r.docnum not in taken]
+        return (kept + promoted + moved + rest)[:wanted]
 
     # the order of relevance -------------------------------------------------------------------
 
