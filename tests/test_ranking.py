@@ -263,10 +263,8 @@ QUERIES = [
 
 
 @pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchIndex]:
-    index = tmp_path_factory.mktemp("bundled") / "index"
-    build(ROOT / "corpus", index)
-    with open_index(index) as ix:
+def bundled(bundled_index: Path) -> Iterator[SearchIndex]:
+    with open_index(bundled_index) as ix:
         yield ix
 
 

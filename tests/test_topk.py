@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from newsearch import SearchIndex, build_index, open_index, ranking
+from newsearch import SearchIndex, open_index, ranking
 from newsearch.engine import _bounded
 from newsearch.query import parse_query
 from newsearch.ranking import Ranked, Ranker
@@ -52,10 +52,8 @@ SETTINGS = [
 
 
 @pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchIndex]:
-    index = tmp_path_factory.mktemp("topk") / "index"
-    build_index(ROOT / "corpus", index)
-    with open_index(index) as ix:
+def bundled(bundled_index: Path) -> Iterator[SearchIndex]:
+    with open_index(bundled_index) as ix:
         yield ix
 
 
