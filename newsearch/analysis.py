@@ -406,14 +406,40 @@ class AnalysisSettings:
 
 
 def current_settings(user_dict: str | None = None) -> AnalysisSettings:
-    import jieba
-
     return AnalysisSettings(
         version=ANALYSIS_VERSION,
-        segmenter=f"jieba {jieba.__version__} precise/search, HMM",
+        segmenter=f"jieba {_jieba_version()} precise/search, HMM",
         table=default_normalizer().table,
         user_dict=user_dict or None,
     )
+
+
+_VERSION_RE = re.compile(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", re.M)
+
+
+@lru_cache(maxsize=1)
+def _jieba_version() -> str:
+    """``jieba.__version__``, read from its source: importing jieba costs a build 0.1 s before
+    its workers start (it imports pkg_resources), and rjieba cuts the words without it."""
+    import os
+    from importlib.util import find_spec
+
+    spec = find_spec("jieba")
+    if (
+        spec is not None
+        and spec.origin is not None
+        and os.path.basename(spec.origin) == ("__init__.py")
+    ):
+        try:
+            with open(spec.origin, encoding="utf-8") as fh:
+                found = _VERSION_RE.search(fh.read())
+            if found:
+                return found[1]
+        except (OSError, UnicodeDecodeError):
+            pass
+    import jieba
+
+    return str(jieba.__version__)
 
 
 class Analyzer:

@@ -21,7 +21,7 @@ import signal
 import stat
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
@@ -569,8 +569,58 @@ def _index_and_merge(
     ):
         run.commit(None)
     merges = _merge_policy(run.segments, optimize)
-    _run_merges(run, merges if optimize else _split_for_cores(merges, jobs), jobs)
+    if optimize and jobs > 1 and len(merges) == 1:
+        _merge_on_two_cores(run, merges[0])
+    else:
+        _run_merges(run, merges if optimize else _split_for_cores(merges, jobs), jobs)
     run.publish()
+
+
+def _merge_on_two_cores(run: _Run, group: list[Any]) -> None:
+    """One merge of every segment (``optimize``), on two processes: a worker writes the last
+    posting lists (most of the text field's and what follows) while this process writes the
+    documents and the others, then copies the worker's in (the same segment as one process
+    would write: see store.merge_segments)."""
+    import multiprocessing as mp
+
+    run.announce(Progress("merge", 0, len(group)))
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    executor = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=mp.get_context(method),
+        initializer=_init_merge_worker,
+        initargs=(os.getpid(),),
+    )
+    futures: list[Future[Any]] = []
+    generation = run.generation - 1
+
+    def helper(field: str, split: bytes, path: str) -> Callable[[], Any]:
+        fut = executor.submit(
+            _tail_in_worker, run.folder, run.schema, group, generation, field, split, path
+        )
+        futures.append(fut)
+        return lambda: _worker_result(fut, "a merge")
+
+    with _workers(executor, futures):
+        merged = store.merge_segments(
+            run.storage, run.schema, group, generation, run.prefix, helper=helper
+        )
+    run.merged(group, merged)
+    run.announce(Progress("merge", len(group), len(group)))
+
+
+def _tail_in_worker(
+    folder: str,
+    schema: NewsearchSchema,
+    group: list[Any],
+    generation: int,
+    field: str,
+    split: bytes,
+    path: str,
+) -> Any:
+    from .store.merge import write_tail
+
+    return write_tail(store.storage_for(folder), schema, group, generation, field, split, path)
 
 
 def _report(

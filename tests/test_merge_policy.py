@@ -3,12 +3,13 @@ small segments, ``--optimize`` one segment; and merges that keep every post."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from helpers import build, copy_posts, write_post
 
-from newsearch import indexer, open_index
+from newsearch import check_index, indexer, open_index
 from newsearch.indexer import MERGE_FACTOR, _merge_policy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,3 +139,58 @@ def test_a_single_large_merge_is_cut_in_two_for_two_cores_when_both_halves_move_
     # Two merges already: nothing to cut.
     two = [_Seg(9000) for _ in range(16)]
     assert indexer._split_for_cores(_merge_policy(two, False), 2) == _merge_policy(two, False)
+
+
+def _parts(index: Path) -> dict[str, bytes]:
+    """Each part of the index's one segment file, by name without the segment's id."""
+    from newsearch.store.compound import directory_of
+
+    [seg] = index.glob("*.seg")
+    data = seg.read_bytes()
+    segid = seg.stem
+    return {
+        name.replace(segid, "SEG"): data[offset : offset + length]
+        for name, (offset, length) in directory_of(data).items()
+    }
+
+
+def test_optimize_on_two_cores_writes_the_segment_one_process_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsearch.store import merge
+
+    corpus, base = tmp_path / "posts", tmp_path / "base"
+    copy_posts(ROOT / "corpus" / "xinwenlianbo", corpus, first=120)
+    monkeypatch.setattr(indexer, "MIN_BATCH_BYTES", 1)
+    monkeypatch.setattr(indexer, "MAX_BATCH_BYTES", 60_000)
+    build(corpus, base, jobs=2)
+    for name in sorted(p.name for p in corpus.iterdir())[:5]:  # deleted documents too
+        (corpus / name).unlink()
+    build(corpus, base)
+    with open_index(base) as ix:
+        assert ix.info().segments >= 3
+    monkeypatch.setattr(merge, "MIN_SPLIT_POSTS", 0)  # the merge is small
+    splits: list[bytes | None] = []
+    split_term = merge._split_term
+
+    def recorded(views: list[object]) -> bytes | None:
+        splits.append(split_term(views))  # type: ignore[arg-type]
+        return splits[-1]
+
+    monkeypatch.setattr(merge, "_split_term", recorded)
+    alone, two = tmp_path / "alone", tmp_path / "two"
+    shutil.copytree(base, alone)
+    shutil.copytree(base, two)
+    build(corpus, alone, optimize=True, jobs=1)
+    assert not splits  # one process: no split
+    build(corpus, two, optimize=True, jobs=2)
+    assert len(splits) == 1 and splits[0]  # the other process wrote the last lists
+    assert sorted(p.suffix for p in two.iterdir() if p.name.startswith("MAIN_")) == [".seg"]
+    one, other = _parts(alone), _parts(two)
+    assert one.keys() == other.keys() and len(one) > 10
+    for name in one:
+        assert one[name] == other[name], name
+    assert check_index(two).sound
+    with open_index(two) as ix:
+        assert ix.info().segments == 1 and ix.info().posts == 115
+        assert ix.search("新闻联播").total == 115

@@ -36,7 +36,7 @@ VERSION = 1
 WORD_FIELDS = ("title", "text")
 SUB_FIELDS = ("title_sub", "text_sub")
 #: field -> the field whose postings a post must not be counted twice against.
-_PAIRED = {"text": "title", "text_sub": "title_sub"}
+PAIRED = {"text": "title", "text_sub": "title_sub"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,16 @@ def _contains(ids: list[int], d: int) -> bool:
     return i < len(ids) and ids[i] == d
 
 
+@dataclass(frozen=True)
+class PartialCounts:
+    """Post counts of some of a segment's terms (see ``ReadingsWriter.partial_counts``)."""
+
+    words: dict[str, int]
+    subs: dict[str, int]
+    #: Paired field (title, title_sub) -> its terms whose lists were counted with these.
+    paired: dict[str, list[str]]
+
+
 class ReadingsWriter:
     """Collects what a segment's readings file holds while the segment is written: the titles as
     documents are added (``add_title``), the post counts as posting lists are written
@@ -92,11 +102,30 @@ class ReadingsWriter:
         if first is not None:  # title, title_sub: counted when the text's lists come
             first[term] = array("I", ids)
             return
-        earlier = self._first[_PAIRED[fname]].pop(term, None)
+        earlier = self._first[PAIRED[fname]].pop(term, None)
         n = len(ids)
         if earlier is not None:
             n += sum(1 for d in earlier if not _contains(ids, d))
         counts[term] = counts.get(term, 0) + n
+
+    def partial_counts(self, before: dict[str, set[str]]) -> PartialCounts:
+        """What this writer counted for some fields' terms (``add_list`` of the paired fields
+        first: ``before`` is the terms each of those had), for ``take`` in another writer: a
+        merge counts the posts of its last terms in another process."""
+        paired = {
+            fname: sorted(terms - self._first[fname].keys()) for fname, terms in before.items()
+        }
+        return PartialCounts(dict(self._words), dict(self._subs), paired)
+
+    def take(self, part: PartialCounts) -> None:
+        """Add the counts of ``partial_counts``: its terms are counted, their title lists too."""
+        for fname, terms in part.paired.items():
+            first = self._first[fname]
+            for term in terms:
+                first.pop(term, None)
+        for mine, theirs in ((self._words, part.words), (self._subs, part.subs)):
+            for term, n in theirs.items():
+                mine[term] = mine.get(term, 0) + n
 
     def carry(self, sources: list[SegmentReadings | None]) -> None:
         """Take the readings of merged segments, so that a merge computes none again."""

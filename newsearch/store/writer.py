@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from itertools import accumulate
 from operator import sub
-from typing import Any
+from typing import Any, Protocol
 
 from whoosh import columns as wcolumns
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3TermInfo
@@ -247,57 +247,40 @@ class SegmentWriter:
 
     # --- postings --------------------------------------------------------------------------------
 
-    def write_postings(self, source: PostingSource) -> None:
-        """Every field's posting lists, from ``source`` (called twice per field)."""
+    def write_postings(self, source: PostingSource, tail: PostingsTail | None = None) -> None:
+        """Every field's posting lists, from ``source`` (called twice per field). ``tail``: the
+        lists of the last terms, written at the same time by another process (a merge on two
+        cores, see merge.merge_segments): its bytes and entries come after ``source``'s."""
         self._finish_documents()
         file = self.file
         postings = file.part(self.segment.make_filename(W3Codec.POSTS_EXT))
-        schema = self.schema
-        # First pass: the long lists to the postings file; what the term table will say of
-        # each (None: nothing left of it), in term order.
-        written: deque[bytes | None] = deque()
-        for fname in FIELD_ORDER:
-            lengths = self.lengths.get(fname)
-            fixed = schema[fname].format.fixed_value_size()
-            # The readings file counts the posts of every word and sub-word (all lists read
-            # here, in field order: the title's before the text's).
-            counted = fname in readings.WORD_FIELDS or fname in readings.SUB_FIELDS
-            for tbytes, most, read in source(fname):
-                if most > INLINE_LIMIT:
-                    ids, weights, values = read()
-                    if len(ids) > INLINE_LIMIT:
-                        written.append(_write_list(postings, ids, weights, values, lengths, fixed))
-                    else:
-                        written.append(_inline_info(ids, weights, values, lengths))
-                elif counted:
-                    ids = read()[0]
-                else:
-                    continue
-                if counted and ids:
-                    self.readings.add_list(fname, tbytes.decode("utf-8", "surrogatepass"), ids)
-        # Second pass: the term table, and the vocabularies of the word fields.
-        table = TermTableWriter(file.part(self.segment.make_filename(W3Codec.TERMS_EXT)))
-        vocabularies: dict[str, tuple[bytearray, list[bytes]] | None] = {}
-        for fname in FIELD_ORDER:
-            lengths = self.lengths.get(fname)
-            words = vocabularies[fname] = (bytearray(b"\n"), []) if fname in WORD_FIELDS else None
-            fid = -1
-            for tbytes, most, read in source(fname):
-                if most > INLINE_LIMIT:
-                    info = written.popleft()
-                else:
-                    ids, weights, values = read()
-                    info = _inline_info(ids, weights, values, lengths)
-                if info is None:
-                    continue
-                if fid < 0:
-                    fid = table.field_id(fname)
-                table.add(fid, tbytes, info)
+        written = write_long_lists(
+            postings, source, FIELD_ORDER, self.lengths, self.schema, self.readings
+        )
+        # Second pass: the term table, and the vocabularies of the word fields. With a tail,
+        # this process's part of the table is written while the other process still writes
+        # its lists, to a file of its own that is copied in after them.
+        terms_name = self.segment.make_filename(W3Codec.TERMS_EXT)
+        table = TermTableWriter(file.part(terms_name) if tail is None else tail.table_output())
+        vocabularies: dict[str, tuple[bytearray, list[bytes]] | None] = {
+            fname: (bytearray(b"\n"), []) if fname in WORD_FIELDS else None for fname in FIELD_ORDER
+        }
+
+        def add(entries: Iterable[tuple[str, bytes, bytes]]) -> None:
+            for fname, tbytes, info in entries:
+                table.add(table.field_id(fname), tbytes, info)
+                words = vocabularies[fname]
                 if words is not None:
                     words[0].extend(tbytes + b"\n")
                     words[1].append(_reverse(tbytes))
-        assert not written, "the posting source gave other terms the second time"
+
+        add(table_entries(source, FIELD_ORDER, self.lengths, written))
+        if tail is not None:
+            tail.paste(postings, self.readings)
+            add(tail.entries())
         table.close()
+        if tail is not None:
+            tail.copy_table(file.part(terms_name))
         for fname, words in vocabularies.items():
             if words is None:
                 continue
@@ -431,6 +414,77 @@ def _write_list(
     length = out.tell() - start
     head = _TERMINFO.pack(0, sum(weights), n, low, high, max(weights), ids[0], ids[-1])
     return head + _LONG_INT.pack(start, length)
+
+
+class PostingsTail(Protocol):
+    """The posting lists of the last terms of a segment, written by another process."""
+
+    def paste(self, postings: Any, counts: readings.ReadingsWriter) -> None:
+        """Append its postings bytes to ``postings`` (at the end of the first pass) and its
+        post counts to ``counts``."""
+
+    def entries(self) -> Iterable[tuple[str, bytes, bytes]]:
+        """Its term table entries (field, term, term info), as placed by ``paste``."""
+
+    def table_output(self) -> Any:
+        """Where the term table is written until ``copy_table`` (write and tell)."""
+
+    def copy_table(self, part: Any) -> None:
+        """Copy the term table written to ``table_output`` into the segment's ``part``."""
+
+
+def write_long_lists(
+    postings: Any,
+    source: PostingSource,
+    fields: Iterable[str],
+    lengths_of: dict[str, bytearray],
+    schema: NewsearchSchema,
+    counts: readings.ReadingsWriter,
+) -> deque[bytes | None]:
+    """The first pass of ``write_postings``: the long lists of ``fields`` to ``postings``; what
+    the term table will say of each (None: nothing left of it), in term order."""
+    written: deque[bytes | None] = deque()
+    for fname in fields:
+        lengths = lengths_of.get(fname)
+        fixed = schema[fname].format.fixed_value_size()
+        # The readings file counts the posts of every word and sub-word (all lists read
+        # here, in field order: the title's before the text's).
+        counted = fname in readings.WORD_FIELDS or fname in readings.SUB_FIELDS
+        for tbytes, most, read in source(fname):
+            if most > INLINE_LIMIT:
+                ids, weights, values = read()
+                if len(ids) > INLINE_LIMIT:
+                    written.append(_write_list(postings, ids, weights, values, lengths, fixed))
+                else:
+                    written.append(_inline_info(ids, weights, values, lengths))
+            elif counted:
+                ids = read()[0]
+            else:
+                continue
+            if counted and ids:
+                counts.add_list(fname, tbytes.decode("utf-8", "surrogatepass"), ids)
+    return written
+
+
+def table_entries(
+    source: PostingSource,
+    fields: Iterable[str],
+    lengths_of: dict[str, bytearray],
+    written: deque[bytes | None],
+) -> Iterator[tuple[str, bytes, bytes]]:
+    """The second pass of ``write_postings``: (field, term, term info) of every term, in
+    order, with the short lists read again and inlined."""
+    for fname in fields:
+        lengths = lengths_of.get(fname)
+        for tbytes, most, read in source(fname):
+            if most > INLINE_LIMIT:
+                info = written.popleft()
+            else:
+                ids, weights, values = read()
+                info = _inline_info(ids, weights, values, lengths)
+            if info is not None:
+                yield fname, tbytes, info
+    assert not written, "the posting source gave other terms the second time"
 
 
 class SegmentBuilder:
