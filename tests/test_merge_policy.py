@@ -194,3 +194,34 @@ def test_optimize_on_two_cores_writes_the_segment_one_process_writes(
     with open_index(two) as ix:
         assert ix.info().segments == 1 and ix.info().posts == 115
         assert ix.search("新闻联播").total == 115
+
+
+def test_a_failure_in_the_second_process_of_optimize_keeps_the_last_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsearch.errors import IndexWriteError
+    from newsearch.store import merge
+
+    corpus, index = tmp_path / "posts", tmp_path / "index"
+    copy_posts(ROOT / "corpus" / "xinwenlianbo", corpus, first=60)
+    monkeypatch.setattr(indexer, "MIN_BATCH_BYTES", 1)
+    monkeypatch.setattr(indexer, "MAX_BATCH_BYTES", 60_000)
+    build(corpus, index, jobs=2)
+    before = sorted(p.name for p in index.iterdir())
+    monkeypatch.setattr(merge, "MIN_SPLIT_POSTS", 0)
+    write_tail = merge.write_tail
+
+    def full_disk(*args: object) -> merge.Tail:
+        write_tail(*args)  # type: ignore[arg-type]
+        raise IndexWriteError("cannot write the index: No space left on device")
+
+    monkeypatch.setattr(merge, "write_tail", full_disk)  # runs in the worker (forked)
+    with pytest.raises(IndexWriteError, match="No space left.*keeps its last commit"):
+        build(corpus, index, optimize=True, jobs=2)
+    assert sorted(p.name for p in index.iterdir()) == before  # no tail file left
+    with open_index(index) as ix:
+        assert ix.info().posts == 60 and ix.info().segments > 1
+    monkeypatch.setattr(merge, "write_tail", write_tail)
+    assert build(corpus, index, optimize=True, jobs=2).total == 60
+    with open_index(index) as ix:
+        assert ix.info().segments == 1
