@@ -569,18 +569,21 @@ def _index_and_merge(
     ):
         run.commit(None)
     merges = _merge_policy(run.segments, optimize)
-    if optimize and jobs > 1 and len(merges) == 1:
+    if not optimize:
+        merges = _split_for_cores(merges, jobs)
+    if jobs > 1 and len(merges) == 1:
+        # One merge (``optimize``, or one the policy could not cut in two): on two processes.
         _merge_on_two_cores(run, merges[0])
     else:
-        _run_merges(run, merges if optimize else _split_for_cores(merges, jobs), jobs)
+        _run_merges(run, merges, jobs)
     run.publish()
 
 
 def _merge_on_two_cores(run: _Run, group: list[Any]) -> None:
-    """One merge of every segment (``optimize``), on two processes: a worker writes the last
-    posting lists (most of the text field's and what follows) while this process writes the
-    documents and the others, then copies the worker's in (the same segment as one process
-    would write: see store.merge_segments)."""
+    """One merge on two processes: a worker writes the last posting lists (most of the text
+    field's and what follows) while this process writes the documents and the others, then
+    copies the worker's in (the same segment as one process would write: see
+    store.merge_segments; a small merge is written by this process alone)."""
     import multiprocessing as mp
 
     run.announce(Progress("merge", 0, len(group)))
