@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -260,7 +260,7 @@ class Matcher:
             ),
         )
 
-    def docs(self, field: str, term: str) -> list[int]:
+    def docs(self, field: str, term: str) -> Sequence[int]:
         return self.snap.postings(field, term).docs
 
     def docs_of_terms(self, field: str, terms: Iterable[str]) -> set[int]:
@@ -490,7 +490,7 @@ class Matcher:
         # The whole posting list with its positions, kept in the snapshot's cache: the ranking
         # asks again for other posts of the same words, and repeated queries find it decoded.
         post = self.snap.postings(field, word, values=True)
-        ids, values = post.docs, post.values or []
+        ids, values = post.docs, post.values or ()
         out: dict[int, list[int]] = {}
         for d in docs:
             i = bisect_left(ids, d)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -148,8 +149,10 @@ class WordHits:
     _count: dict[int, int] | None = None
     _counter: Callable[[], dict[int, int]] | None = None
     _saturated: dict[int, float] | None = None
-    _order: list[int] | None = None
-    _near: dict[str, list[int]] = field(default_factory=dict)
+    # Arrays, not lists: kept for many queries, they would be walked by every full pass of the
+    # garbage collector (see store.Postings).
+    _order: array[int] | None = None
+    _near: dict[str, array[int]] = field(default_factory=dict)
 
     @property
     def count(self) -> dict[int, int]:
@@ -167,22 +170,22 @@ class WordHits:
             self._saturated = {d: top * v / (v + k1) for d, v in self.tf.items()}
         return self._saturated
 
-    def order(self) -> list[int]:
+    def order(self) -> array[int]:
         """The posts by decreasing frequency (so by decreasing part of the score), computed
         once per word: the sorted access of top-k pruning."""
         if self._order is None:
             tf = self.tf
-            self._order = sorted(tf, key=tf.__getitem__, reverse=True)
+            self._order = array("i", sorted(tf, key=tf.__getitem__, reverse=True))
         return self._order
 
-    def near_order(self, other: WordHits) -> list[int]:
+    def near_order(self, other: WordHits) -> array[int]:
         """The posts that have this word and ``other`` as whole words, by decreasing number
         of occurrences of the rarer (the bound of their near pair), computed once per pair."""
         got = self._near.get(other.word)
         if got is None:
             ca, cb = self.count, other.count
             both = ca.keys() & cb.keys()
-            got = sorted(both, key=lambda d: min(ca[d], cb[d]), reverse=True)
+            got = array("i", sorted(both, key=lambda d: min(ca[d], cb[d]), reverse=True))
             self._near[other.word] = got
         return got
 
@@ -1115,7 +1118,7 @@ class _TopK:
         ]
         # The sorted accesses: each term's posts by its part of the score, each near pair's
         # posts by the bound of its bonus.
-        self._lists: list[tuple[list[int], Callable[[int], float]]] = []
+        self._lists: list[tuple[array[int], Callable[[int], float]]] = []
         for tf, w, i in zip(self._tfs, self._ws, live, strict=True):
             self._lists.append((terms[i].hits.order(), partial(_term_part, tf, w)))
         for (a, b), (ca, cb, scale) in zip(pairs, self._near, strict=True):

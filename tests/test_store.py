@@ -59,7 +59,7 @@ def test_bulk_postings_agree_with_whoosh_matchers(two_segments: Path) -> None:
                     positional = field in ("text", "title")
                     mine = snap.postings(field, term, values=positional)
                     if not reader.__contains__((field, term)):
-                        assert mine.docs == []
+                        assert list(mine.docs) == []
                         continue
                     m = reader.postings(field, term)
                     ids, weights, positions = [], [], []
@@ -69,8 +69,8 @@ def test_bulk_postings_agree_with_whoosh_matchers(two_segments: Path) -> None:
                         if positional:
                             positions.append(m.value_as("positions"))
                         m.next()
-                    assert mine.docs == ids, (field, term)
-                    assert mine.weights == pytest.approx(weights), (field, term)
+                    assert list(mine.docs) == ids, (field, term)
+                    assert list(mine.weights) == pytest.approx(weights), (field, term)
                     if positional:
                         assert [decode_positions(v) for v in mine.values or []] == positions
                     checked += 1

@@ -57,17 +57,22 @@ RawPostings = tuple[list[int], list[float], "list[bytes] | None"]
 
 @dataclass
 class Postings:
-    """One term's postings over the whole index: global docnums, weights, optional values."""
+    """One term's postings over the whole index: global docnums, weights, optional values.
 
-    docs: list[int]
-    weights: list[float]
-    values: list[bytes] | None = None
+    Arrays and a tuple rather than lists: the snapshot caches millions of postings, and the
+    cyclic garbage collector walks every item of a list on each full pass (about 0.2 s at
+    144,000 posts), never an array's and, once it has seen it hold only bytes, not the tuple's.
+    """
+
+    docs: array[int]
+    weights: array[float]
+    values: tuple[bytes, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.docs)
 
 
-EMPTY = Postings([], [], None)
+EMPTY = Postings(array("i"), array("d"), None)
 
 
 def describe_part(name: str) -> str:
@@ -671,8 +676,8 @@ class Snapshot:
                 if hit is not None:
                     return hit
         tbytes = term.encode("utf-8", "surrogatepass")
-        docs: list[int] = []
-        weights: list[float] = []
+        docs: array[int] = array("i")
+        weights: array[float] = array("d")
         vals: list[bytes] | None = [] if values else None
         for view in self.segments:
             got = view.postings(fieldname, tbytes, values)
@@ -682,7 +687,7 @@ class Snapshot:
             weights.extend(got[1])
             if vals is not None and got[2] is not None:
                 vals.extend(got[2])
-        result = Postings(docs, weights, vals) if docs else EMPTY
+        result = Postings(docs, weights, tuple(vals) if vals is not None else None) if docs else EMPTY
         with self._lock:
             self._cache[key] = result
             self._cache_size += len(docs) + 1

@@ -25,6 +25,7 @@ import json
 import zlib
 from array import array
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,16 +44,16 @@ PAIRED = {"text": "title", "text_sub": "title_sub"}
 class SegmentReadings:
     """One segment's readings file, decoded."""
 
-    words: list[str]
-    counts: list[int]
+    words: Sequence[str]
+    counts: Sequence[int]
     #: Per word: its toneless reading and initials ("" for a word that is not Han).
-    readings: list[str]
-    initials: list[str]
+    readings: Sequence[str]
+    initials: Sequence[str]
     #: Han character -> its readings.
     chars: dict[str, tuple[str, ...]]
     #: Titles by the segment's own document numbers.
-    title_docs: list[int]
-    titles: list[str]
+    title_docs: Sequence[int]
+    titles: Sequence[str]
 
     def known(self) -> dict[str, tuple[str, str]]:
         """Han word -> (reading, initials): what a merge carries over."""
@@ -197,14 +198,16 @@ def decode(data: bytes) -> SegmentReadings:
         raise ValueError("its word lists differ in length")
     if len(chars) != len(char_readings) or len(docs) != len(titles):
         raise ValueError("its character or title lists differ in length")
+    # Tuples: a snapshot keeps these for its life, and the garbage collector stops walking a
+    # tuple of strings or numbers once it has seen one, never a list.
     return SegmentReadings(
-        words,
-        counts,
-        readings,
-        initials,
+        tuple(words),
+        tuple(counts),
+        tuple(readings),
+        tuple(initials),
         {c: tuple(r.split()) for c, r in zip(chars, char_readings, strict=True)},
-        docs,
-        titles,
+        tuple(docs),
+        tuple(titles),
     )
 
 
