@@ -687,7 +687,8 @@ class Snapshot:
             weights.extend(got[1])
             if vals is not None and got[2] is not None:
                 vals.extend(got[2])
-        result = Postings(docs, weights, tuple(vals) if vals is not None else None) if docs else EMPTY
+        kept = tuple(vals) if vals is not None else None
+        result = Postings(docs, weights, kept) if docs else EMPTY
         with self._lock:
             self._cache[key] = result
             self._cache_size += len(docs) + 1
