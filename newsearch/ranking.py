@@ -40,7 +40,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import chain
+from itertools import chain, compress
+from operator import add
 from typing import TYPE_CHECKING, Any
 
 from .models import (
@@ -83,13 +84,20 @@ SPREAD_PAGE = 10
 SEED_LIMIT = 512
 TA_BATCH = 32
 RESOLVE_BATCH = 32
+#: The threshold algorithm computes the pending parts of its best bounds each time it has met
+#: this many more posts (see _TopK.run).
+RAISE_EVERY = 1024
 #: MaxScore ends the threshold algorithm when the essential lists hold at most this many posts
 #: not met yet (see ``_TopK._essential``).
 MAXSCORE_LIMIT = 8192
 #: The threshold algorithm gives up on a scope of at least GIVE_UP_MIN posts once it has met
-#: more than this share of them (a query of many common words: the bounds fall slowly).
+#: more than this share of them (a query of many common words: the bounds fall slowly), or once
+#: the fall of its bound so far says it would (see _TopK.run).
 GIVE_UP_SHARE = 0.15
 GIVE_UP_MIN = 4096
+#: The fallback by bounds scores a scope of at least this many posts into lists indexed by post
+#: (a list's item is cheaper to add to than a dictionary's).
+DENSE_MIN = 4096
 #: Scores are sums of floats added in a fixed order; bounds are sums in another order. A bound
 #: is compared with a margin of this relative size, so rounding never prunes a post that ties.
 _MARGIN = 1e-9
@@ -589,6 +597,70 @@ class Ranker:
                 bound[d] = get(d, 0.0) + v
         return known, pending, docs
 
+    def _dense_bounds(
+        self, docs: set[int], need: int, floor: float = -math.inf
+    ) -> tuple[dict[int, float], _Pending, set[int], dict[int, float]]:
+        """``_bounds(docs, need)`` for a large scope (one coordination level), with the same
+        known scores (the same parts added in the same order), computed in lists indexed by
+        post; and a higher floor: ``floor`` when given (the threshold algorithm's, from exact
+        scores), else the need-th exact score of the ``2 * need + 16`` posts of best known and
+        literal bounds (their pending parts returned as the last item). The known scores alone
+        stay below the page by its near pairs: far fewer posts are left to bound pair by pair."""
+        size = self.snap.doc_count_all
+        known_v = [0.0] * size
+        for t in self.model.terms:
+            w = t.weight
+            if w > 0.0:
+                for d, v in t.hits.saturated().items():
+                    known_v[d] += w * v  # as _add_term: 0.0 + the first part, then the next
+        bound_v = [0.0] * size
+        literal: dict[int, list[int]] = {}
+        for ki, kw in enumerate(self.model.keywords):
+            e = kw.match
+            if kw.literal <= 0.0:
+                continue
+            for d in e.exact & docs:
+                known_v[d] += kw.literal
+            for d in (e.maybe - e.exact) & docs:
+                literal.setdefault(d, []).append(ki)
+                bound_v[d] += kw.literal
+        kv, bv = known_v.__getitem__, bound_v.__getitem__
+        # The most promising posts, by known score and literal bounds, scored exactly: the
+        # need-th of their scores is a floor for the page's last score.
+        upper = list(map(add, known_v, bound_v))
+        first: dict[int, float] = {}
+        if floor == -math.inf:
+            first_docs = heapq.nlargest(2 * need + 16, docs, key=upper.__getitem__)
+            first_pending = _Pending(
+                literal={d: literal[d] for d in first_docs if d in literal},
+                proximity=set(first_docs),
+            )
+            first = self._resolve(first_docs, first_pending)
+            floor = heapq.nlargest(need, (kv(d) + first[d] for d in first_docs))[-1]
+        floor = _below(floor)
+        held, caps = self._pair_caps()
+        top = caps[-1]
+        held_v = [0] * size
+        for d, m in held.items():
+            held_v[d] = m
+        last = len(caps)
+        capped = [caps[m] if m < last else top for m in range(max(held_v, default=0) + 1)]
+        upper = list(map(add, upper, map(capped.__getitem__, held_v)))
+        kept = set(compress(range(size), map(floor.__le__, upper)))
+        kept &= docs
+        known = {d: kv(d) for d in kept}
+        pending = _Pending(
+            {d: bv(d) for d in kept if d in literal}, {d: literal[d] for d in kept if d in literal}
+        )
+        bound = pending.bound
+        prox = self._proximity_bounds(kept)
+        if prox:
+            pending.proximity.update(prox)
+            get = bound.get
+            for d, v in prox.items():
+                bound[d] = get(d, 0.0) + v
+        return known, pending, kept, first
+
     def _pairs(self) -> list[tuple[int, int]]:
         return [(a, b) for kw in self.model.keywords for a, b in kw.pairs]
 
@@ -888,7 +960,7 @@ class Ranker:
         scope = self.docs if members is None else members
         top = _TopK(self, scope, need)
         if not top.run():
-            return self._top_by_bounds(scope, need, level, top.resolved)
+            return self._top_by_bounds(scope, need, level, top.resolved, top.theta())
         ts = self.snap.numeric_column("date_ts")
         final = top.final
         ranked = in_order(self.snap, final, need, lambda d: (-final[d], -ts[d]))
@@ -900,14 +972,20 @@ class Ranker:
         need: int,
         level: float,
         resolved: dict[int, float] | None = None,
+        floor: float = -math.inf,
     ) -> list[Ranked]:
         """The first ``need`` posts of ``scope`` (one coordination level) when the threshold
         algorithm gives up: every post's words scored (a pass per term, cheaper than a post at
         a time when most posts would be met), then the pending parts computed for the best
         upper bounds, and for any other post whose bound reaches the page's last score.
         ``resolved``: the pending parts the threshold algorithm computed before it gave up (the
-        same values: ``_resolve`` does not depend on the batch), not computed again."""
-        known, pending, scope = self._bounds(scope, need)
+        same values: ``_resolve`` does not depend on the batch), not computed again; ``floor``:
+        a score that the page's last one is known to reach (the threshold algorithm's)."""
+        if len(scope) >= DENSE_MIN and len(scope) > need:
+            known, pending, scope, first = self._dense_bounds(scope, need, floor)
+            resolved = {**(resolved or {}), **first}
+        else:
+            known, pending, scope = self._bounds(scope, need)
         ts = self.snap.numeric_column("date_ts")
         exact: dict[int, float] = {}
         if resolved:
@@ -1218,8 +1296,10 @@ class _TopK:
             return value(order[cursor[j]]) if cursor[j] < len(order) else 0.0
 
         fronts = [front(j) for j in range(len(lists))]
+        first_unmet = sum(fronts) + bonus_left
         todo = self._todo
         exhausted = False
+        raise_at = RAISE_EVERY
         while True:
             unmet = sum(fronts) + bonus_left
             theta = self.theta()
@@ -1229,10 +1309,26 @@ class _TopK:
                 # A post met may be above every post not met: its exact score may end it.
                 self.resolve()
                 continue
+            if todo and len(seen) >= raise_at and -todo[0][0] > theta:
+                # The known scores lag behind the exact ones by the near pairs: the best bounds
+                # computed now and then raise the threshold that MaxScore and the stop compare.
+                raise_at = len(seen) + RAISE_EVERY
+                self.resolve()
+                continue
             if theta > -math.inf and self._essential(fronts, cursor, bonus_left, theta):
                 break
             if len(seen) > give_up:
                 return False
+            if (
+                give_up < math.inf
+                and theta > -math.inf
+                and len(seen) >= raise_at - RAISE_EVERY // 2 >= RAISE_EVERY
+            ):
+                # The bound of the posts not met falls about evenly with the posts met: when it
+                # would reach the threshold only past the share given up at, give up now.
+                fallen = first_unmet - unmet
+                if fallen <= 0.0 or len(seen) * (first_unmet - theta) > give_up * fallen:
+                    return False
             j = max(range(len(lists)), key=fronts.__getitem__, default=-1)
             if j < 0 or fronts[j] <= 0.0:
                 exhausted = True

@@ -9,6 +9,7 @@ which makes it read the term lists a few posts at a time and stop early, as on a
 
 from __future__ import annotations
 
+import math
 import random
 import sys
 from collections.abc import Iterator
@@ -35,8 +36,9 @@ EXTRA = [
     "经济 OR 疫情",
     "会议 -疫情",
 ]
-#: (SEED_LIMIT, TA_BATCH, RESOLVE_BATCH, MAXSCORE_LIMIT, GIVE_UP_MIN): as shipped, tiny ones,
-#: and ones that make the threshold algorithm give up on most scopes (the fallback by bounds).
+#: (SEED_LIMIT, TA_BATCH, RESOLVE_BATCH, MAXSCORE_LIMIT, GIVE_UP_MIN, DENSE_MIN, RAISE_EVERY):
+#: as shipped, tiny ones, and ones that make the threshold algorithm give up on most scopes (the
+#: fallback by bounds, in lists indexed by post and in dictionaries).
 SETTINGS = [
     (
         ranking.SEED_LIMIT,
@@ -44,10 +46,13 @@ SETTINGS = [
         ranking.RESOLVE_BATCH,
         ranking.MAXSCORE_LIMIT,
         ranking.GIVE_UP_MIN,
+        ranking.DENSE_MIN,
+        ranking.RAISE_EVERY,
     ),
-    (3, 2, 1, 0, 10**9),
-    (0, 1, 4, 50, 10**9),
-    (3, 2, 1, 10**9, 0),
+    (3, 2, 1, 0, 10**9, 10**9, 4),
+    (0, 1, 4, 50, 10**9, 0, 8),
+    (3, 2, 1, 10**9, 0, 0, 8),
+    (3, 2, 1, 10**9, 0, 10**9, 10**9),
 ]
 
 
@@ -98,16 +103,30 @@ def _compare(ix: SearchIndex, query: str) -> int:
     return len(whole)
 
 
-@pytest.mark.parametrize("setting", SETTINGS, ids=["shipped", "tiny", "no-seeds", "give-up"])
+@pytest.mark.parametrize(
+    "setting", SETTINGS, ids=["shipped", "tiny", "no-seeds", "give-up", "give-up-dicts"]
+)
 def test_pruned_pages_are_the_exhaustive_head(
-    bundled: SearchIndex, setting: tuple[int, int, int, int, int], monkeypatch: pytest.MonkeyPatch
+    bundled: SearchIndex,
+    setting: tuple[int, int, int, int, int, int, int],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    seed, batch, resolve, maxscore, give_up = setting
+    seed, batch, resolve, maxscore, give_up, dense, raise_every = setting
     monkeypatch.setattr(ranking, "SEED_LIMIT", seed)
     monkeypatch.setattr(ranking, "TA_BATCH", batch)
     monkeypatch.setattr(ranking, "RESOLVE_BATCH", resolve)
     monkeypatch.setattr(ranking, "MAXSCORE_LIMIT", maxscore)
     monkeypatch.setattr(ranking, "GIVE_UP_MIN", give_up)
+    monkeypatch.setattr(ranking, "DENSE_MIN", dense)
+    monkeypatch.setattr(ranking, "RAISE_EVERY", raise_every)
+    dense_runs: list[bool] = []
+    dense_bounds = ranking.Ranker._dense_bounds
+
+    def counted_dense(self: Ranker, *args: object) -> object:
+        dense_runs.append(args[-1] != -math.inf if len(args) > 2 else False)
+        return dense_bounds(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ranking.Ranker, "_dense_bounds", counted_dense)
     runs: list[tuple[int, int]] = []
     gave_up: list[bool] = []
     run = ranking._TopK.run
@@ -126,6 +145,12 @@ def test_pruned_pages_are_the_exhaustive_head(
         assert sum(1 for met, scope in runs if met < scope) > len(runs) // 4
     if give_up == 0:
         assert sum(gave_up) > len(runs) // 4
+        if dense == 0:
+            # The fallback in lists ran, with the threshold algorithm's floor and without.
+            assert len(dense_runs) > len(runs) // 8
+            assert any(dense_runs) and not all(dense_runs)
+        else:
+            assert not dense_runs
     else:
         assert not any(gave_up)
     # The comparison means something: most queries match posts, some many.

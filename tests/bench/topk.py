@@ -57,12 +57,16 @@ def measure(index: str, rounds: int, mode: str, code: str | None = None) -> dict
     env = dict(os.environ)
     if code:
         env["PYTHONPATH"] = code
+    # Run from the other copy's folder: ``python -c`` puts the working directory first on the
+    # path, so from the repository's root it would import this checkout's package instead.
     proc = subprocess.run(
-        [sys.executable, "-c", RUN, index, json.dumps(QUERIES), str(rounds), mode],
+        [sys.executable, "-c", RUN, str(Path(index).resolve()), json.dumps(QUERIES), str(rounds)]
+        + [mode],
         capture_output=True,
         text=True,
         env=env,
         check=True,
+        cwd=code,
     )
     got: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
     return got
