@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 from .alternatives import Alternative, expand
 from .analysis import _ALNUM_CHAR as _ALNUM_CLASS
@@ -104,9 +105,9 @@ class _Plan:
 
     n: int
     edges: dict[tuple[int, int], list[str]]
-    candidates: set[int]
+    candidates: Collection[int]
     #: For each edge, the candidates of the ways that use it.
-    edge_cands: dict[tuple[int, int], set[int]]
+    edge_cands: dict[tuple[int, int], Collection[int]]
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,49 @@ class Literal:
 
 
 _NO_LITERAL = Literal(frozenset(), frozenset())
+
+#: A set of posts kept in a cache as a sorted array from this size on (see _KeptLiteral).
+_PACK_MIN = 4096
+
+Posts: TypeAlias = "frozenset[int] | array[int]"
+
+
+@dataclass(frozen=True)
+class _KeptLiteral:
+    """A Literal as the matcher's cache keeps it: its large sets as arrays. The cyclic garbage
+    collector walks every item of a set on each full pass, never an array's: the literals of
+    a few hundred common pieces are millions of posts at 144,000 posts (40 ms a pass)."""
+
+    exact: Posts
+    maybe: Posts
+    plan: _Plan | None
+
+    @classmethod
+    def of(cls, lit: Literal) -> _KeptLiteral:
+        plan = lit.plan
+        if plan is not None:
+            packed: dict[int, Posts] = {}  # edges may share one set
+            cands: dict[tuple[int, int], Collection[int]] = {
+                e: packed.get(id(c)) or packed.setdefault(id(c), _pack(c))
+                for e, c in plan.edge_cands.items()
+            }
+            plan = _Plan(plan.n, plan.edges, (), cands)  # the candidates are ``maybe``
+        return cls(_pack(lit.exact), _pack(lit.maybe), plan)
+
+    def literal(self) -> Literal:
+        return Literal(_unpack(self.exact), _unpack(self.maybe), self.plan)
+
+
+def _pack(docs: Collection[int]) -> Posts:
+    if isinstance(docs, array):
+        return docs
+    if len(docs) < _PACK_MIN:
+        return docs if isinstance(docs, frozenset) else frozenset(docs)
+    return array("i", sorted(docs))
+
+
+def _unpack(docs: Posts) -> frozenset[int]:
+    return docs if isinstance(docs, frozenset) else frozenset(docs)
 
 
 def _reach(
@@ -247,7 +291,7 @@ class Matcher:
         self.snap = snapshot
         self.analyzer = analyzer
         self.stats = Statistics.of(snapshot)
-        self._literal_cache: dict[tuple[str, str], Literal] = {}
+        self._literal_cache: dict[tuple[str, str], _KeptLiteral] = {}
         self._token_strings: dict[tuple[int, str], str] = {}
 
     # --- vocabulary and postings ----------------------------------------------------------------
@@ -284,8 +328,14 @@ class Matcher:
         """
         if not piece:
             return _NO_LITERAL
+        return self._kept_literal(field, piece).literal()
+
+    def _kept_literal(self, field: str, piece: str) -> _KeptLiteral:
         return _remember(
-            self._literal_cache, (field, piece), 512, lambda: self._literal(field, piece)
+            self._literal_cache,
+            (field, piece),
+            512,
+            lambda: _KeptLiteral.of(self._literal(field, piece)),
         )
 
     def literal_docs(self, field: str, piece: str) -> frozenset[int]:
@@ -402,14 +452,14 @@ class Matcher:
                         edge_cands.setdefault(e, set()).update(docs)
         if not candidates:
             return None
-        return _Plan(n, {e: edges[e] for e in edge_cands}, candidates, edge_cands)
+        return _Plan(n, {e: edges[e] for e in edge_cands}, candidates, dict(edge_cands))
 
     def verify(self, field: str, piece: str, docs: Iterable[int]) -> set[int]:
         """Which of ``docs`` really contain ``piece`` in ``field``."""
         docs = set(docs)
         if not docs:
             return set()
-        plan = self.literal(field, piece).plan
+        plan = self._kept_literal(field, piece).plan if piece else None
         if plan is not None and len(docs) > _TEXT_CHECK_MAX:
             return self._positions(field, plan, docs)
         return {d for d in docs if piece in self.token_string(d, field)}
@@ -422,9 +472,9 @@ class Matcher:
         n = plan.n
         for (i, j), terms in sorted(plan.edges.items()):
             if i == 0:
-                relevant = docs & plan.edge_cands[(i, j)]
+                relevant = docs.intersection(plan.edge_cands[(i, j)])
             elif at.get(i):
-                relevant = {k >> shift for k in at[i]} & plan.edge_cands[(i, j)]
+                relevant = {k >> shift for k in at[i]}.intersection(plan.edge_cands[(i, j)])
             else:
                 continue
             if not relevant:
