@@ -292,6 +292,8 @@ class Matcher:
         self.analyzer = analyzer
         self.stats = Statistics.of(snapshot)
         self._literal_cache: dict[tuple[str, str], _KeptLiteral] = {}
+        #: (field, piece) -> the candidates of its plan that hold it (see ``verify``).
+        self._verified: dict[tuple[str, str], Posts] = {}
         self._token_strings: dict[tuple[int, str], str] = {}
 
     # --- vocabulary and postings ----------------------------------------------------------------
@@ -459,9 +461,21 @@ class Matcher:
         docs = set(docs)
         if not docs:
             return set()
-        plan = self._kept_literal(field, piece).plan if piece else None
-        if plan is not None and len(docs) > _TEXT_CHECK_MAX:
-            return self._positions(field, plan, docs)
+        kept = self._kept_literal(field, piece) if piece else None
+        plan = kept.plan if kept is not None else None
+        if kept is not None and plan is not None and len(docs) > _TEXT_CHECK_MAX:
+            if len(docs) * 4 < len(kept.maybe) and (field, piece) not in self._verified:
+                return self._positions(field, plan, docs)
+            # Most candidates asked for (a piece across words that makes posts match): all of
+            # them checked once, kept for the next query. A post that is not a candidate does
+            # not hold the piece in this field, unless within a word (``exact``, not asked).
+            found = _remember(
+                self._verified,
+                (field, piece),
+                512,
+                lambda: _pack(self._positions(field, plan, set(kept.maybe))),
+            )
+            return docs.intersection(found)
         return {d for d in docs if piece in self.token_string(d, field)}
 
     def _positions(self, field: str, plan: _Plan, docs: set[int]) -> set[int]:
