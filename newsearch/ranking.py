@@ -157,6 +157,7 @@ class WordHits:
     _count: dict[int, int] | None = None
     _counter: Callable[[], dict[int, int]] | None = None
     _saturated: dict[int, float] | None = None
+    _parts: tuple[float, dict[int, float]] | None = None
     # Arrays, not lists: kept for many queries, they would be walked by every full pass of the
     # garbage collector (see store.Postings).
     _order: array[int] | None = None
@@ -177,6 +178,15 @@ class WordHits:
             top, k1 = K1 + 1.0, K1
             self._saturated = {d: top * v / (v + k1) for d, v in self.tf.items()}
         return self._saturated
+
+    def parts(self, weight: float) -> dict[int, float]:
+        """post -> ``weight * saturate(tf)``, the word's part of a post's score at ``weight``
+        (as ``_add_term`` computes it), kept for the last weight asked (a word weighs the same
+        in most queries)."""
+        got = self._parts
+        if got is None or got[0] != weight:
+            got = self._parts = (weight, {d: weight * v for d, v in self.saturated().items()})
+        return got[1]
 
     def order(self) -> array[int]:
         """The posts by decreasing frequency (so by decreasing part of the score), computed
@@ -609,10 +619,9 @@ class Ranker:
         size = self.snap.doc_count_all
         known_v = [0.0] * size
         for t in self.model.terms:
-            w = t.weight
-            if w > 0.0:
-                for d, v in t.hits.saturated().items():
-                    known_v[d] += w * v  # as _add_term: 0.0 + the first part, then the next
+            if t.weight > 0.0:
+                for d, v in t.hits.parts(t.weight).items():
+                    known_v[d] += v  # as _add_term: 0.0 + the first part, then the next
         bound_v = [0.0] * size
         literal: dict[int, list[int]] = {}
         for ki, kw in enumerate(self.model.keywords):
@@ -1177,8 +1186,7 @@ class _TopK:
         model = ranker.model
         terms = model.terms
         live = [i for i, t in enumerate(terms) if t.weight > 0.0]
-        self._tfs = [terms[i].hits.tf for i in live]
-        self._ws = [terms[i].weight for i in live]
+        self._parts = [terms[i].hits.parts(terms[i].weight) for i in live]
         self._literal = [
             (ki, kw.match.exact, kw.match.maybe, kw.literal)
             for ki, kw in enumerate(model.keywords)
@@ -1197,8 +1205,8 @@ class _TopK:
         # The sorted accesses: each term's posts by its part of the score, each near pair's
         # posts by the bound of its bonus.
         self._lists: list[tuple[array[int], Callable[[int], float]]] = []
-        for tf, w, i in zip(self._tfs, self._ws, live, strict=True):
-            self._lists.append((terms[i].hits.order(), partial(_term_part, tf, w)))
+        for parts, i in zip(self._parts, live, strict=True):
+            self._lists.append((terms[i].hits.order(), parts.__getitem__))
         for (a, b), (ca, cb, scale) in zip(pairs, self._near, strict=True):
             self._lists.append(
                 (terms[a].hits.near_order(terms[b].hits), partial(_near_part, ca, cb, scale))
@@ -1215,12 +1223,12 @@ class _TopK:
         self.resolved: dict[int, float] = {}
 
     def meet(self, d: int) -> None:
-        top, k1 = K1 + 1.0, K1
+        k1 = K1
         acc = 0.0
-        for tf, w in zip(self._tfs, self._ws, strict=True):
-            v = tf.get(d)
+        for parts in self._parts:
+            v = parts.get(d)
             if v is not None:
-                acc = acc + w * (top * v / (v + k1))
+                acc = acc + v
         pend = 0.0
         checks: list[int] = []
         for ki, exact, maybe, bonus in self._literal:
@@ -1400,12 +1408,6 @@ class _TopK:
             left = [d for d in scope if d not in seen]
             for d in in_order(self.ranker.snap, left, need, lambda d: -ts[d]):
                 self.meet(d)
-
-
-def _term_part(tf: dict[int, float], w: float, d: int) -> float:
-    """A term's part of post ``d``'s score (as ``_TopK.meet`` computes it)."""
-    v = tf[d]
-    return w * ((K1 + 1.0) * v / (v + K1))
 
 
 def _near_part(ca: dict[int, int], cb: dict[int, int], scale: float, d: int) -> float:
