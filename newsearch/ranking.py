@@ -598,14 +598,19 @@ class Ranker:
                 docs = kept
                 pending = pending.keep(docs)
                 bound = pending.bound
-        # Proximity: only posts that hold both words of a pair can have it.
+        self._add_proximity(pending, docs)
+        return known, pending, docs
+
+    def _add_proximity(self, pending: _Pending, docs: set[int]) -> None:
+        """The near pairs' upper bounds of ``docs`` added to what is pending: only posts that
+        hold both words of a pair can have it."""
         prox = self._proximity_bounds(docs)
         if prox:
             pending.proximity.update(prox)
+            bound = pending.bound
             get = bound.get
             for d, v in prox.items():
                 bound[d] = get(d, 0.0) + v
-        return known, pending, docs
 
     def _dense_bounds(
         self, docs: set[int], need: int, floor: float = -math.inf
@@ -661,13 +666,7 @@ class Ranker:
         pending = _Pending(
             {d: bv(d) for d in kept if d in literal}, {d: literal[d] for d in kept if d in literal}
         )
-        bound = pending.bound
-        prox = self._proximity_bounds(kept)
-        if prox:
-            pending.proximity.update(prox)
-            get = bound.get
-            for d, v in prox.items():
-                bound[d] = get(d, 0.0) + v
+        self._add_proximity(pending, kept)
         return known, pending, kept, first
 
     def _pairs(self) -> list[tuple[int, int]]:
