@@ -1108,11 +1108,19 @@ def _run_parallel(
     jobs: int,
     site: corpus.Site | None = None,
 ) -> None:
-    import multiprocessing as mp
+    """Index the batches on ``jobs`` worker processes, committing them in batch order.
 
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    ctx = mp.get_context(method)
-    if method == "fork":
+    A worker is replaced by a fresh one once it has read WORKER_BYTES of post files (with the
+    default batches, after each batch): whatever a worker gathers while it works (the pages of
+    the inherited dictionaries it copies as it reads them, its caches, its heap's high-water
+    mark) then goes with it, and a worker's memory does not grow with the archive.
+    """
+    import multiprocessing as mp
+    from multiprocessing.connection import wait as wait_for
+
+    fork = "fork" in mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if fork else "spawn")
+    if fork:
         # Load jieba's dictionary and pypinyin's (the readings of each segment's words) here,
         # once: forked workers share their memory pages instead of each loading its own copy
         # (pypinyin alone is about 57 MB a process).
@@ -1120,36 +1128,159 @@ def _run_parallel(
         from . import pinyin
 
         pinyin.preload()
-    queue = ctx.Queue()
-    executor = ProcessPoolExecutor(
-        max_workers=min(jobs, len(batches)),
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(folder, schema, queue, os.getpid(), site, run.prefix),
-    )
-    futures: dict[Future[_BatchResult], int] = {}
+    start = (folder, schema, os.getpid(), site, run.prefix)
+    width = min(jobs, len(batches))
+    waiting = list(range(len(batches)))[::-1]
+    busy: dict[Any, _WorkerProcess] = {}
+    idle: list[_WorkerProcess] = []
     finished: dict[int, _BatchResult] = {}
     next_commit = 0
     try:
-        with _workers(executor, futures):
-            with _shared_with_workers(method == "fork"):
-                # The first submit forks every worker.
-                for i, batch in enumerate(batches):
-                    futures[executor.submit(_index_batch, i, batch)] = i
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-                _drain(queue, run)
-                for fut in done:
-                    result = _worker_result(fut, "indexing")
+        with _shared_with_workers(fork):
+            while waiting or busy:
+                while waiting and len(busy) < width:
+                    worker = idle.pop() if idle else _WorkerProcess(ctx, start, fork)
+                    i = waiting.pop()
+                    worker.give(i, batches[i])
+                    # The worker has the batch now: this process keeps nothing of it.
+                    batches[i] = []
+                    busy[worker.conn] = worker
+                for conn in wait_for(list(busy)):
+                    worker = busy[conn]
+                    result = worker.receive(run)
+                    if result is None:
+                        continue
+                    del busy[conn]
                     finished[result.batch] = result
+                    if worker.spent >= WORKER_BYTES:
+                        worker.close()
+                    else:
+                        idle.append(worker)
                 # Commit in batch order, so documents keep path order whatever the number of jobs.
                 while next_commit in finished:
                     run.accept(finished.pop(next_commit))
                     next_commit += 1
-            _drain(queue, run)
+            for worker in idle:
+                worker.close()
+    except BaseException:
+        for worker in [*busy.values(), *idle]:
+            worker.kill()
+        raise
+
+
+#: A worker process is replaced once it has read this many bytes of post files (see
+#: _run_parallel): after one batch of the largest size, after several small ones (a fork and a
+#: worker's first steps cost some 20-50 ms, a batch of 16 MB some 10 s of one core).
+WORKER_BYTES = 16 << 20
+
+
+class _WorkerProcess:
+    """One worker process of a parallel build, and the pipe it gets batches and sends progress
+    and results through."""
+
+    def __init__(self, ctx: Any, start: tuple[Any, ...], fork: bool):
+        here, there = ctx.Pipe()
+        if fork:
+            # What this process made since the last fork is left out of the worker's garbage
+            # collections too (see _shared_with_workers).
+            gc.freeze()
+        self.process = ctx.Process(target=_worker_main, args=(there, *start), daemon=True)
+        self.process.start()
+        there.close()
+        self.conn = here
+        self.batch: int | None = None
+        #: Bytes of post files given to this worker so far.
+        self.spent = 0
+
+    def give(self, batch: int, jobs: list[_Job]) -> None:
+        self.batch = batch
+        self.spent += sum(j.size for j in jobs)
+        self.conn.send((batch, jobs))
+
+    def receive(self, run: _Run) -> _BatchResult | None:
+        """One message of the worker: progress (None), or its batch's result; the worker's
+        error, or a BuildError if it died without a word."""
+        try:
+            kind, value = self.conn.recv()
+        except (EOFError, OSError):
+            self.process.join(10)
+            code = self.process.exitcode
+            raise BuildError(
+                f"indexing failed in a worker process (it ended with exit code {code}); "
+                "the index keeps its last commit"
+            ) from None
+        if kind == "progress":
+            run.advance(*value)
+            return None
+        fut: Future[_BatchResult] = Future()
+        if kind == "error":
+            fut.set_exception(value)
+        else:
+            fut.set_result(value)
+        self.batch = None
+        return _worker_result(fut, "indexing")
+
+    def close(self) -> None:
+        """End an idle worker (its memory goes back before another one is forked)."""
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.process.join(10)
+        if self.process.exitcode is None:
+            self.kill()
+        self.conn.close()
+
+    def kill(self) -> None:
+        """End the worker now: a failed build's files are removed next, and no worker may still
+        be writing one."""
+        with contextlib.suppress(Exception):
+            self.process.kill()
+        with contextlib.suppress(Exception):
+            self.process.join(10)
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+
+class _PipeProgress:
+    """A worker's progress reports, to its indexer through the worker's pipe."""
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+
+    def put(self, item: tuple[int, int]) -> None:
+        self.conn.send(("progress", item))
+
+
+def _worker_main(
+    conn: Any,
+    index_dir: str,
+    schema: NewsearchSchema,
+    parent: int,
+    site: corpus.Site | None,
+    prefix: str,
+) -> None:
+    """A worker process: batches from the pipe until told to stop (None), or its first error."""
+    try:
+        _init_worker(index_dir, schema, _PipeProgress(conn), parent, site, prefix)
+        while (task := conn.recv()) is not None:
+            conn.send(("done", _index_batch(*task)))
+    except EOFError:  # the indexer is gone
+        return
+    except BaseException as exc:
+        conn.send(("error", _sendable(exc)))
     finally:
-        queue.close()
+        _worker.clear()
+
+
+def _sendable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling (to the indexer), else a RuntimeError that says what it
+    was."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 @contextlib.contextmanager
@@ -1159,7 +1290,7 @@ def _shared_with_workers(fork: bool) -> Iterator[None]:
     Without it, the first full garbage collection of each worker writes to every container
     object it inherited (their collector headers), and with that copies every page of jieba's
     and pypinyin's tables into the worker: about 150 MB more a worker. Frozen objects are left
-    out of collections, in the workers for good and here until the workers are forked.
+    out of collections, in the workers for good and here until the last worker is forked.
     """
     if not fork:
         yield
@@ -1263,16 +1394,3 @@ def _stop_workers(executor: ProcessPoolExecutor) -> None:
     for process in processes:
         with contextlib.suppress(Exception):
             process.join(10)
-
-
-def _drain(queue: Any, run: _Run) -> None:
-    import queue as queue_mod
-
-    while True:
-        try:
-            posts, nbytes = queue.get_nowait()
-        except queue_mod.Empty:
-            return
-        except (OSError, ValueError, EOFError):
-            return
-        run.advance(posts, nbytes)

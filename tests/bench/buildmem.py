@@ -39,6 +39,11 @@ BUILD = textwrap.dedent(
 )
 
 
+def _private(pid: int) -> int:
+    """Bytes of the pages only ``pid`` maps (its USS)."""
+    return _mem(pid, "Private_Clean:", "smaps_rollup") + _mem(pid, "Private_Dirty:", "smaps_rollup")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("corpus", type=Path)
@@ -62,22 +67,32 @@ def main() -> int:
     reader = threading.Thread(target=follow, daemon=True)
     reader.start()
     samples: list[tuple[float, str, int, dict[int, int]]] = []
+    #: pid -> its memory of its own (private pages, not shared with any other process), per sample
+    own: list[dict[int, int]] = []
     while proc.poll() is None:
         phase, done, total = state
-        pss = {p: _mem(p, "Pss:", "smaps_rollup") for p in _tree(proc.pid)}
+        pids = _tree(proc.pid)
+        pss = {p: _mem(p, "Pss:", "smaps_rollup") for p in pids}
+        own.append({p: _private(p) for p in pids})
         samples.append((time.time() - start, f"{phase} {done}/{total}", sum(pss.values()), pss))
         time.sleep(args.every)
     if proc.returncode:
         print(f"the build failed ({proc.returncode})")
         return 1
     wall = time.time() - start
-    at, where, peak, parts = max(samples, key=lambda s: s[2])
+    top = max(range(len(samples)), key=lambda k: samples[k][2])
+    at, where, peak, parts = samples[top]
     print(f"build {wall:.1f} s; peak PSS of the tree {peak / 1e6:.0f} MB at {at:.1f} s ({where})")
 
     def name(pid: int) -> str:
         return "build" if pid == proc.pid else f"worker {pid}"
 
-    print("  at the peak, MB: " + ", ".join(f"{name(p)} {v / 1e6:.0f}" for p, v in parts.items()))
+    print(
+        "  at the peak, MB (of its own): "
+        + ", ".join(
+            f"{name(p)} {v / 1e6:.0f} ({own[top].get(p, 0) / 1e6:.0f})" for p, v in parts.items()
+        )
+    )
     peaks: dict[int, int] = {}
     for _t, _w, _s, pss in samples:
         for p, v in pss.items():
