@@ -490,9 +490,9 @@ def table_entries(
 class SegmentBuilder:
     """Collects analysed documents and writes them as one Whoosh segment.
 
-    Stored posts go to the segment file as they come; postings are kept per term in compact
-    arrays (about 14 bytes a posting) until ``finish``, so a worker can hold a large batch and
-    the index ends up with few segments.
+    Stored posts go to the segment file as they come; postings are kept in one array a term
+    (4 bytes a number: docnum, frequency, positions) until ``finish``, so a worker can hold a
+    large batch and the index ends up with few segments.
     """
 
     def __init__(self, storage: FileStorage, schema: NewsearchSchema, prefix: str = ""):
@@ -500,14 +500,12 @@ class SegmentBuilder:
         self.schema = schema
         self._out = SegmentWriter(storage, schema, prefix)
         self.segment = self._out.segment
-        # word field: term -> (docnums, frequencies, positions of every posting in a row)
-        self._words: dict[str, dict[str, tuple[array[int], array[int], array[int]]]] = {
-            name: {} for name in WORD_FIELDS
-        }
-        # sub-word field: term -> [docnums, counts]
-        self._subs: dict[str, dict[str, tuple[array[int], array[int]]]] = {
-            name: {} for name in SUB_FIELDS.values()
-        }
+        # word field: term -> its postings in one array, each the docnum, the frequency and
+        # the positions: one object a term (most terms of a segment have one or two postings,
+        # and an array object costs some 80 bytes before its first item)
+        self._words: dict[str, dict[str, array[int]]] = {name: {} for name in WORD_FIELDS}
+        # sub-word field: term -> docnum and count of each posting, in one array
+        self._subs: dict[str, dict[str, array[int]]] = {name: {} for name in SUB_FIELDS.values()}
         # path, keyword and join fields: term -> docnums
         self._keys: dict[str, dict[str, array[int]]] = {
             name: {} for name in ("path", *KEYWORD_FIELDS, *JOIN_FIELDS.values())
@@ -529,19 +527,22 @@ class SegmentBuilder:
             for term, plist in counts.words.items():
                 entry = get(term)
                 if entry is None:
-                    entry = post[term] = (array("I"), array("I"), array("I"))
-                entry[0].append(n)
-                entry[1].append(len(plist))
-                entry[2].extend(plist)
+                    entry = post[term] = array("I", (n, len(plist)))
+                else:
+                    entry.append(n)
+                    entry.append(len(plist))
+                entry.extend(plist)
             sname = SUB_FIELDS[fname]
             lengths[sname] = sum(counts.subs.values())
             spost = self._subs[sname]
+            sget = spost.get
             for term, c in counts.subs.items():
-                sentry = spost.get(term)
+                sentry = sget(term)
                 if sentry is None:
-                    sentry = spost[term] = (array("I"), array("I"))
-                sentry[0].append(n)
-                sentry[1].append(c)
+                    spost[term] = array("I", (n, c))
+                else:
+                    sentry.append(n)
+                    sentry.append(c)
             jpost = self._keys[JOIN_FIELDS[fname]]
             for term in counts.joins:
                 jentry = jpost.get(term)
@@ -575,24 +576,29 @@ class SegmentBuilder:
 
     def _terms(self, fname: str) -> Iterator[TermEntry]:
         if fname in self._words:
-            post: dict[str, Any] = self._words[fname]
-            read: Callable[[Any], PostingList] = self._word_list
+            post: dict[str, array[int]] = self._words[fname]
+            read: Callable[[array[int]], PostingList] = self._word_list
+            # At least as many as its postings: each holds three numbers or more.
+            width = 3
         elif fname in self._subs:
             post = self._subs[fname]
             read = self._sub_list
+            width = 2
         else:
             post = self._keys[fname]
             read = self._key_list
-        terms = self._sorted.get(fname)
-        if terms is None:
+            width = 1
+        terms = self._sorted.pop(fname, None)
+        if terms is None:  # the first pass over the field
             terms = self._sorted[fname] = sorted(post)
+            take = post.__getitem__
+        else:
+            # The second, the last: each term's postings go once read, so that the builder's
+            # memory falls while the term table is written instead of adding to it.
+            take = post.pop
         for term in terms:
-            entry = post[term]
-            yield (
-                term.encode("utf-8", "surrogatepass"),
-                len(entry) if fname in self._keys else len(entry[0]),
-                partial(read, entry),
-            )
+            entry = take(term)
+            yield term.encode("utf-8", "surrogatepass"), len(entry) // width, partial(read, entry)
 
     @staticmethod
     def _key_list(docs: array[int]) -> PostingList:
@@ -600,24 +606,33 @@ class SegmentBuilder:
         return ids, [1.0] * len(ids), None
 
     @staticmethod
-    def _word_list(entry: tuple[array[int], array[int], array[int]]) -> PostingList:
-        docs, freqs, positions = entry
-        counts = freqs.tolist()
+    def _word_list(entry: array[int]) -> PostingList:
+        n = len(entry)
         if _BIG_ENDIAN:  # positions are stored little-endian
-            positions = array("I", positions)
-            positions.byteswap()
-        posbytes = positions.tobytes()
-        if len(counts) == 1:
-            values = [posbytes]
+            swapped = array("I", entry)
+            swapped.byteswap()
+            raw = swapped.tobytes()
         else:
-            ends = list(accumulate(c * 4 for c in counts))
-            values = [posbytes[e - c * 4 : e] for e, c in zip(ends, counts, strict=True)]
-        return docs.tolist(), list(map(float, counts)), values
+            raw = entry.tobytes()
+        count = entry[1]
+        if count + 2 == n:  # one posting
+            return [entry[0]], [float(count)], [raw[8:]]
+        ids: list[int] = []
+        weights: list[float] = []
+        values: list[bytes] = []
+        i = 0
+        while i < n:
+            count = entry[i + 1]
+            ids.append(entry[i])
+            weights.append(float(count))
+            i += 2
+            values.append(raw[4 * i : 4 * (i + count)])
+            i += count
+        return ids, weights, values
 
     @staticmethod
-    def _sub_list(entry: tuple[array[int], array[int]]) -> PostingList:
-        docs, counts = entry
-        return docs.tolist(), list(map(float, counts.tolist())), None
+    def _sub_list(entry: array[int]) -> PostingList:
+        return entry[0::2].tolist(), list(map(float, entry[1::2].tolist())), None
 
     def cancel(self) -> None:
         """Remove the files written so far (a failed batch)."""
