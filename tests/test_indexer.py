@@ -294,6 +294,71 @@ def test_one_job_and_two_jobs_give_the_same_index(
     assert sum(1 for r in r1 if r[1]) >= 30  # type: ignore[index]
 
 
+@pytest.mark.integration
+def test_workers_are_replaced_once_they_have_read_their_share_and_the_index_is_the_same(
+    xwlb_200: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches of 32 KB (about a dozen), and a worker replaced once it has read 64 KB: each
+    # worker process indexes one or two batches, then a fresh one takes over.
+    monkeypatch.setattr(indexer, "MIN_BATCH_BYTES", 32 * 1024)
+    monkeypatch.setattr(indexer, "MAX_BATCH_BYTES", 32 * 1024)
+    monkeypatch.setattr(indexer, "WORKER_BYTES", 64 * 1024)
+    log = tmp_path / "log"
+    log.mkdir()
+    real_batch = indexer._index_batch
+
+    def logged(batch: int, jobs: list[indexer._Job]) -> indexer._BatchResult:
+        # Runs in the worker (forked: it has this function), which notes its pid.
+        (log / f"{os.getpid()}-{batch}").touch()
+        return real_batch(batch, jobs)
+
+    given: list[list[indexer._Job]] = []
+    sizes: list[int] = []
+    real_parallel = indexer._run_parallel
+
+    def parallel(run: object, batches: list[list[indexer._Job]], *args: object) -> None:
+        given.extend([batches])
+        sizes.extend(sum(j.size for j in b) for b in batches)
+        real_parallel(run, batches, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(indexer, "_index_batch", logged)
+    monkeypatch.setattr(indexer, "_run_parallel", parallel)
+    two = build(xwlb_200, tmp_path / "two", jobs=2)
+    monkeypatch.setattr(indexer, "_index_batch", real_batch)
+    one = build(xwlb_200, tmp_path / "one", jobs=1)
+    assert one.total == two.total == 200 and two.problems == ()
+    batches = len(sizes)
+    assert batches >= 8 and all(32 * 1024 <= n < 64 * 1024 for n in sizes[:-1]), sizes
+    by_pid: dict[int, list[int]] = {}
+    for name in os.listdir(log):
+        pid, batch = map(int, name.split("-"))
+        by_pid.setdefault(pid, []).append(batch)
+    assert sorted(b for bs in by_pid.values() for b in bs) == list(range(batches))
+    assert os.getpid() not in by_pid
+    # Two batches at most a process (the first leaves it under 64 KB, the second not), and
+    # some had two: a worker goes on until it has read its share, then a fresh one comes.
+    assert max(map(len, by_pid.values())) == 2, by_pid
+    assert len(by_pid) >= batches // 2 + 1, by_pid
+    # The indexer gave each batch away, and kept none of its jobs.
+    assert given and all(b == [] for b in given[0])
+    r1, p1, posts1 = snapshot_results(tmp_path / "one")
+    r2, p2, posts2 = snapshot_results(tmp_path / "two")
+    assert p1 == p2 and len(p1) == 200
+    assert posts1 == posts2
+    assert r1 == r2
+
+
+def test_batches_take_the_jobs_out_of_the_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(indexer, "MIN_BATCH_BYTES", 10_000)
+    monkeypatch.setattr(indexer, "MAX_BATCH_BYTES", 10_000)
+    jobs = [indexer._Job(f"p{i}.md", f"/c/p{i}.md", 1000 + i, 0) for i in range(50)]
+    kept = list(jobs)
+    batches = indexer._batches(jobs, 2)
+    assert jobs == []  # the indexer holds each job once, in its batch
+    assert [j for b in batches for j in b] == kept
+    assert [len(b) for b in batches] == [10] * 5
+
+
 def test_two_jobs_with_default_batches_and_an_update(xwlb_200: Path, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     files = copy_posts(xwlb_200, corpus, first=120)

@@ -102,10 +102,18 @@ def main() -> int:
         + ", ".join(f"{name(p)} {v / 1e6:.0f}" for p, v in peaks.items())
     )
     for step_name in ("index", "merge"):
-        these = [s for s in samples if s[1].startswith(step_name)]
+        these = [k for k, s in enumerate(samples) if s[1].startswith(step_name)]
         if these:
-            top = max(these, key=lambda s: s[2])
-            print(f"  {step_name}: {these[-1][0] - these[0][0]:.1f} s, peak {top[2] / 1e6:.0f} MB")
+            k = max(these, key=lambda k: samples[k][2])
+            seconds = samples[these[-1]][0] - samples[these[0]][0]
+            split = ", ".join(
+                f"{name(p)} {v / 1e6:.0f} ({own[k].get(p, 0) / 1e6:.0f})"
+                for p, v in samples[k][3].items()
+            )
+            print(
+                f"  {step_name}: {seconds:.1f} s, peak {samples[k][2] / 1e6:.0f} MB "
+                f"at {samples[k][0]:.1f} s ({samples[k][1]}): {split}"
+            )
     step = max(1, len(samples) // 30)
     for t, w, s, _p in samples[::step]:
         print(f"  {t:7.1f} s  {s / 1e6:6.0f} MB  {w}")
