@@ -137,44 +137,61 @@ class ReadingsWriter:
             self._known_chars.update(src.chars)
 
     def _finish_counts(self) -> dict[str, int]:
+        """Every term's count, in one dict (the writer's own, emptied: see ``encode``)."""
         for fname, first in self._first.items():
             counts = self._words if fname in WORD_FIELDS else self._subs
             for term, ids in first.items():  # terms of the title only
                 counts[term] = counts.get(term, 0) + len(ids)
             first.clear()
-        out = dict(self._subs)
+        out = self._subs
         out.update(self._words)  # a word of its own counts as such, not as a part
+        self._subs, self._words = {}, {}
         return out
 
     def encode(self) -> bytes:
-        """The file's bytes (readings of new words computed here, with pypinyin)."""
+        """The file's bytes (readings of new words computed here, with pypinyin); once: what
+        the writer collected goes as soon as it is in the file's lists, since a segment's
+        readings are written at the end of its writing, when its process holds most."""
         from .. import pinyin
 
         counts = self._finish_counts()
         words = sorted(counts)
+        count_list = [counts[w] for w in words]
+        del counts
         han = [w for w in words if pinyin.is_han_word(w)]
         known = {w: self._known[w] for w in han if w in self._known}
+        self._known = {}
         missing = [w for w in han if w not in known]
+        del han
         if missing:
             known.update(pinyin.word_readings(missing))
+        del missing
         chars = sorted({c for w in known for c in w})
         char_known = {c: self._known_chars[c] for c in chars if c in self._known_chars}
+        self._known_chars = {}
         lacking = [c for c in chars if c not in char_known]
         if lacking:
             char_known.update(pinyin.char_readings(lacking))
         docs = sorted(self.titles)
+        titles = [self.titles[d] for d in docs]
+        self.titles = {}
+        readings = [known[w][0] if w in known else "" for w in words]
+        initials = [known[w][1] if w in known else "" for w in words]
+        del known
         data = {
             "version": VERSION,
             "words": words,
-            "counts": [counts[w] for w in words],
-            "readings": [known[w][0] if w in known else "" for w in words],
-            "initials": [known[w][1] if w in known else "" for w in words],
+            "counts": count_list,
+            "readings": readings,
+            "initials": initials,
             "chars": [c for c in chars if c in char_known],
             "char_readings": [" ".join(char_known[c]) for c in chars if c in char_known],
             "title_docs": docs,
-            "titles": [self.titles[d] for d in docs],
+            "titles": titles,
         }
+        del words, count_list, readings, initials, chars, char_known, docs, titles
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        del data
         # Terms may hold lone surrogates (from text that was not UTF-8), as the term table does.
         return zlib.compress(text.encode("utf-8", "surrogatepass"), 1)
 
