@@ -1195,12 +1195,10 @@ class _WorkerProcess:
         self.process.start()
         there.close()
         self.conn = here
-        self.batch: int | None = None
         #: Bytes of post files given to this worker so far.
         self.spent = 0
 
     def give(self, batch: int, jobs: list[_Job]) -> None:
-        self.batch = batch
         self.spent += sum(j.size for j in jobs)
         self.conn.send((batch, jobs))
 
@@ -1224,7 +1222,6 @@ class _WorkerProcess:
             fut.set_exception(value)
         else:
             fut.set_result(value)
-        self.batch = None
         return _worker_result(fut, "indexing")
 
     def close(self) -> None:
@@ -1273,7 +1270,8 @@ def _worker_main(
     except EOFError:  # the indexer is gone
         return
     except BaseException as exc:
-        conn.send(("error", _sendable(exc)))
+        with contextlib.suppress(OSError):  # (the indexer may be gone)
+            conn.send(("error", _sendable(exc)))
     finally:
         _worker.clear()
 

@@ -3,6 +3,7 @@ rebuilds, analysis settings, the write lock and progress reports."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -13,8 +14,9 @@ from pathlib import Path
 import pytest
 from helpers import build, copy_posts, paths, write_post
 
-from newsearch import indexer, open_index, store
+from newsearch import check_index, indexer, open_index, store
 from newsearch.errors import (
+    BuildError,
     CorpusError,
     IndexLockedError,
     IndexNotFoundError,
@@ -346,6 +348,44 @@ def test_workers_are_replaced_once_they_have_read_their_share_and_the_index_is_t
     assert p1 == p2 and len(p1) == 200
     assert posts1 == posts2
     assert r1 == r2
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("how", ["dies", "raises"])
+def test_a_worker_that_dies_or_fails_stops_the_build_and_the_index_keeps_its_last_commit(
+    xwlb_200: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    monkeypatch.setattr(indexer, "MIN_BATCH_BYTES", 32 * 1024)
+    monkeypatch.setattr(indexer, "MAX_BATCH_BYTES", 32 * 1024)
+    monkeypatch.setattr(indexer, "WORKER_BYTES", 64 * 1024)
+    real_batch = indexer._index_batch
+
+    def failing(batch: int, jobs: list[indexer._Job]) -> indexer._BatchResult:
+        if batch == 5:  # in the worker: a crash, or a bug
+            if how == "dies":
+                os._exit(3)
+            raise RuntimeError("a bug in batch 5")
+        return real_batch(batch, jobs)
+
+    index = tmp_path / "index"
+    monkeypatch.setattr(indexer, "_index_batch", failing)
+    with pytest.raises(BuildError) as caught:
+        build(xwlb_200, index, jobs=2)
+    message = str(caught.value)
+    assert "worker process" in message and "the index keeps its last commit" in message
+    assert ("exit code 3" if how == "dies" else "RuntimeError: a bug in batch 5") in message
+    assert not multiprocessing.active_children()
+    # Batches are committed in order: the first five at most (almost always some), whole.
+    try:
+        with open_index(index) as ix:
+            kept = len(ix)
+    except IndexNotFoundError:
+        kept = 0
+    assert kept < 200
+    assert not kept or check_index(index).sound
+    monkeypatch.setattr(indexer, "_index_batch", real_batch)
+    report = build(xwlb_200, index, jobs=2)
+    assert report.total == 200 and report.added == 200 - kept
 
 
 def test_batches_take_the_jobs_out_of_the_list(monkeypatch: pytest.MonkeyPatch) -> None:
