@@ -897,12 +897,17 @@ def _batches(jobs_list: list[_Job], jobs: int) -> list[list[_Job]]:
         return []
     total = sum(j.size for j in jobs_list)
     target = min(MAX_BATCH_BYTES, max(MIN_BATCH_BYTES, total // jobs + 1))
+    # With more batches than workers, the first is half as large: a worker holds most at the
+    # end of its batch (the segment's postings being written), and batches of one size would
+    # bring every worker there at once, all through the build.
+    limit = target // 2 if jobs > 1 and total > jobs * target else target
     batches: list[list[_Job]] = [[]]
     size = 0
     for job in jobs_list:
-        if size >= target:
+        if size >= limit:
             batches.append([])
             size = 0
+            limit = target
         batches[-1].append(job)
         size += job.size
     jobs_list.clear()
@@ -1146,7 +1151,7 @@ def _run_parallel(
         with _shared_with_workers(fork):
             while waiting or busy:
                 while waiting and len(busy) < width:
-                    worker = idle.pop() if idle else _WorkerProcess(ctx, start, fork)
+                    worker = idle.pop() if idle else _WorkerProcess(ctx, start)
                     i = waiting.pop()
                     worker.give(i, batches[i])
                     # The worker has the batch now: this process keeps nothing of it.
@@ -1185,12 +1190,8 @@ class _WorkerProcess:
     """One worker process of a parallel build, and the pipe it gets batches and sends progress
     and results through."""
 
-    def __init__(self, ctx: Any, start: tuple[Any, ...], fork: bool):
+    def __init__(self, ctx: Any, start: tuple[Any, ...]):
         here, there = ctx.Pipe()
-        if fork:
-            # What this process made since the last fork is left out of the worker's garbage
-            # collections too (see _shared_with_workers).
-            gc.freeze()
         self.process = ctx.Process(target=_worker_main, args=(there, *start), daemon=True)
         self.process.start()
         there.close()
@@ -1263,6 +1264,10 @@ def _worker_main(
     prefix: str,
 ) -> None:
     """A worker process: batches from the pipe until told to stop (None), or its first error."""
+    # Everything it inherited (forked) is left out of its garbage collections for good: the
+    # indexer froze what it had before its first fork (see _shared_with_workers), and this
+    # takes what it made since, which a collection here would otherwise walk and copy.
+    gc.freeze()
     try:
         _init_worker(index_dir, schema, _PipeProgress(conn), parent, site, prefix)
         while (task := conn.recv()) is not None:
@@ -1295,7 +1300,10 @@ def _shared_with_workers(fork: bool) -> Iterator[None]:
     Without it, the first full garbage collection of each worker writes to every container
     object it inherited (their collector headers), and with that copies every page of jieba's
     and pypinyin's tables into the worker: about 150 MB more a worker. Frozen objects are left
-    out of collections, in the workers for good and here until the last worker is forked.
+    out of collections, in the workers for good and here while workers are forked (a full
+    collection here would copy the pages this process shares with them). Only what exists when
+    the first worker is forked is frozen: what this process makes later (results, commits) is
+    collected as usual, or it would stay for the rest of the build.
     """
     if not fork:
         yield
