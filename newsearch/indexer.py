@@ -897,17 +897,12 @@ def _batches(jobs_list: list[_Job], jobs: int) -> list[list[_Job]]:
         return []
     total = sum(j.size for j in jobs_list)
     target = min(MAX_BATCH_BYTES, max(MIN_BATCH_BYTES, total // jobs + 1))
-    # With more batches than workers, the first is half as large: a worker holds most at the
-    # end of its batch (the segment's postings being written), and batches of one size would
-    # bring every worker there at once, all through the build.
-    limit = target // 2 if jobs > 1 and total > jobs * target else target
     batches: list[list[_Job]] = [[]]
     size = 0
     for job in jobs_list:
-        if size >= limit:
+        if size >= target:
             batches.append([])
             size = 0
-            limit = target
         batches[-1].append(job)
         size += job.size
     jobs_list.clear()

@@ -330,9 +330,7 @@ def test_workers_are_replaced_once_they_have_read_their_share_and_the_index_is_t
     one = build(xwlb_200, tmp_path / "one", jobs=1)
     assert one.total == two.total == 200 and two.problems == ()
     batches = len(sizes)
-    # (the first batch is half as large: see _batches)
-    assert batches >= 8 and 16 * 1024 <= sizes[0] < 32 * 1024, sizes
-    assert all(32 * 1024 <= n < 64 * 1024 for n in sizes[1:-1]), sizes
+    assert batches >= 8 and all(32 * 1024 <= n < 64 * 1024 for n in sizes[:-1]), sizes
     by_pid: dict[int, list[int]] = {}
     for name in os.listdir(log):
         pid, batch = map(int, name.split("-"))
@@ -401,9 +399,7 @@ def test_batches_take_the_jobs_out_of_the_list(monkeypatch: pytest.MonkeyPatch) 
     batches = indexer._batches(jobs, 2)
     assert jobs == []  # the indexer holds each job once, in its batch
     assert [j for b in batches for j in b] == kept
-    # 10 KB each, the first half as large (the workers' batches end at different times)
-    assert [len(b) for b in batches] == [5, 10, 10, 10, 10, 5]
-    assert [len(b) for b in indexer._batches(list(kept), 1)] == [10] * 5
+    assert [len(b) for b in batches] == [10] * 5
 
 
 def test_two_jobs_with_default_batches_and_an_update(xwlb_200: Path, tmp_path: Path) -> None:
