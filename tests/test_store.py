@@ -141,3 +141,23 @@ def test_refresh_sees_a_folder_deleted_and_built_again(tmp_path: Path, finews_di
         (corpus_b / names[1]).unlink()
         build_index(corpus_b, index, jobs=1)  # a new commit of the same index
         assert ix.refresh() is True and names[1] not in ix.paths()
+
+
+def test_postings_with_values_of_a_field_without_positions_leave_deleted_posts_out(
+    two_segments: Path,
+) -> None:
+    snap = store.Snapshot(str(two_segments))
+    try:
+        checked = 0
+        for field in ("text_sub", "text_join", "categories"):
+            for term in [*TERMS, "xinwenlianbo"]:
+                plain = snap.postings(field, term)
+                with_values = snap.postings(field, term, values=True)
+                assert list(with_values.docs) == list(plain.docs), (field, term)
+                assert list(with_values.weights) == list(plain.weights), (field, term)
+                checked += bool(plain.docs)
+        assert checked >= 3
+        # Every post is in this category, the deleted ones too: their postings were left out.
+        assert len(snap.postings("categories", "xinwenlianbo", values=True).docs) == 400
+    finally:
+        snap.close()

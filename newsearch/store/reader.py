@@ -370,7 +370,7 @@ class SegmentView:
             if len(keep) != len(ids):
                 ids = [ids[i] for i in keep]
                 weights = [weights[i] for i in keep]
-                if vals is not None:
+                if vals:  # (a field without positions has no values: an empty list)
                     vals = [vals[i] for i in keep]
         if self.offset:
             off = self.offset
