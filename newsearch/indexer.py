@@ -585,16 +585,8 @@ def _merge_on_two_cores(run: _Run, group: list[Any]) -> None:
     field's and what follows) while this process writes the documents and the others, then
     copies the worker's in (the same segment as one process would write: see
     store.merge_segments; a small merge is written by this process alone)."""
-    import multiprocessing as mp
-
     run.announce(Progress("merge", 0, len(group)))
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    executor = ProcessPoolExecutor(
-        max_workers=1,
-        mp_context=mp.get_context(method),
-        initializer=_init_merge_worker,
-        initargs=(os.getpid(),),
-    )
+    executor = _merge_executor(1)
     futures: list[Future[Any]] = []
     generation = run.generation - 1
 
@@ -1213,12 +1205,10 @@ class _WorkerProcess:
         if kind == "progress":
             run.advance(*value)
             return None
-        fut: Future[_BatchResult] = Future()
         if kind == "error":
-            fut.set_exception(value)
-        else:
-            fut.set_result(value)
-        return _worker_result(fut, "indexing")
+            _raise_worker_error(value, "indexing")
+        result: _BatchResult = value
+        return result
 
     def close(self) -> None:
         """End an idle worker (its memory goes back before another one is forked)."""
@@ -1329,14 +1319,20 @@ def _worker_result(fut: Future[_R], what: str) -> _R:
     """What a worker process returned; its library error as it is, any other as a BuildError
     that says the index keeps its last commit."""
     exc = fut.exception()
+    if exc is not None:
+        _raise_worker_error(exc, what)
+    return fut.result()
+
+
+def _raise_worker_error(exc: BaseException, what: str) -> None:
+    """A worker's library error as it is, any other as a BuildError that says the index keeps
+    its last commit."""
     if isinstance(exc, NewsearchError):
         raise exc
-    if exc is not None:
-        raise BuildError(
-            f"{what} failed in a worker process ({type(exc).__name__}: {exc}); "
-            "the index keeps its last commit"
-        ) from exc
-    return fut.result()
+    raise BuildError(
+        f"{what} failed in a worker process ({type(exc).__name__}: {exc}); "
+        "the index keeps its last commit"
+    ) from exc
 
 
 def _run_merges(run: _Run, merges: list[list[Any]], jobs: int) -> None:
@@ -1351,15 +1347,7 @@ def _run_merges(run: _Run, merges: list[list[Any]], jobs: int) -> None:
             run.merge(group)
             done += len(group)
         return
-    import multiprocessing as mp
-
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    executor = ProcessPoolExecutor(
-        max_workers=min(jobs, len(merges)),
-        mp_context=mp.get_context(method),
-        initializer=_init_merge_worker,
-        initargs=(os.getpid(),),
-    )
+    executor = _merge_executor(min(jobs, len(merges)))
     run.announce(Progress("merge", 0, total))
     futures = {
         executor.submit(
@@ -1376,6 +1364,19 @@ def _run_merges(run: _Run, merges: list[list[Any]], jobs: int) -> None:
                 run.merged(group, _worker_result(fut, "a merge"))
                 done += len(group)
                 run.announce(Progress("merge", done, total))
+
+
+def _merge_executor(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for merges (forked where the system can), ended with this process."""
+    import multiprocessing as mp
+
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=mp.get_context(method),
+        initializer=_init_merge_worker,
+        initargs=(os.getpid(),),
+    )
 
 
 def _init_merge_worker(parent: int) -> None:
