@@ -372,12 +372,7 @@ class _PastedTail:
     def paste(self, postings: Any, counts: readings.ReadingsWriter) -> None:
         tail = self._tail = self._wait()
         self._base = postings.tell()
-        try:
-            with open(tail.path, "rb") as fh:
-                while piece := fh.read(1 << 20):
-                    postings.write(piece)
-        except OSError as exc:
-            raise write_error(self.folder, exc, os.path.basename(tail.path)) from exc
+        _append_file(tail.path, postings, self.folder)
         with contextlib.suppress(OSError):
             os.remove(tail.path)
         counts.take(tail.counts)
@@ -399,13 +394,7 @@ class _PastedTail:
     def copy_table(self, part: Any) -> None:
         assert self._table is not None
         self._table.close()
-        name = self._table.path
-        try:
-            with open(name, "rb") as fh:
-                while piece := fh.read(1 << 20):
-                    part.write(piece)
-        except OSError as exc:
-            raise write_error(self.folder, exc, os.path.basename(name)) from exc
+        _append_file(self._table.path, part, self.folder)
         self.discard()
 
     def discard(self) -> None:
@@ -417,6 +406,16 @@ class _PastedTail:
 
 
 _EXTENT = struct.Struct("!qi")
+
+
+def _append_file(name: str, out: Any, folder: str) -> None:
+    """The bytes of file ``name`` written to ``out``, a MiB at a time."""
+    try:
+        with open(name, "rb") as fh:
+            while piece := fh.read(1 << 20):
+                out.write(piece)
+    except OSError as exc:
+        raise write_error(folder, exc, os.path.basename(name)) from exc
 
 
 def live_docmaps(views: list[SegmentView]) -> list[DocMap]:
