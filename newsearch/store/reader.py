@@ -500,15 +500,16 @@ class SegmentView:
             total -= sum(table[lengths[d]] for d in self.deleted if 0 <= d < self.count)
         return total
 
-    def _stored_part(self) -> _VarBytesPart:
-        name = W3Codec.column_filename(self.segment, "_stored")
+    def _var_bytes(self, column: str, what: str) -> _VarBytesPart:
+        """A column of one byte string a document (``_stored``, ``state``), opened once."""
+        name = W3Codec.column_filename(self.segment, column)
         return self._part(  # type: ignore[no-any-return]
-            "stored", lambda: _VarBytesPart(self.files, name, self.count, "stored posts")
+            f"col:{column}", lambda: _VarBytesPart(self.files, name, self.count, what)
         )
 
     def stored_raw(self, local: int) -> bytes:
         """One document's stored record as the segment holds it (compressed)."""
-        return self._stored_part()[local]
+        return self._var_bytes("_stored", "stored posts")[local]
 
     def stored(self, local: int) -> dict[str, Any]:
         """One document's stored fields."""
@@ -520,14 +521,8 @@ class SegmentView:
             raise damaged(self.files.folder, self.files.name, "stored posts: not a record")
         return value
 
-    def _state_part(self) -> _VarBytesPart:
-        name = W3Codec.column_filename(self.segment, "state")
-        return self._part(  # type: ignore[no-any-return]
-            "state", lambda: _VarBytesPart(self.files, name, self.count, "column state")
-        )
-
     def state_raw(self, local: int) -> bytes:
-        return self._state_part()[local]
+        return self._var_bytes("state", "column state")[local]
 
     def vocabulary(self, fieldname: str, reverse: bool = False) -> VocabularyPart:
         """A word field's terms (or its reversed terms), sorted, one a line."""
