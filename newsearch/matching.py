@@ -11,6 +11,7 @@ stored text. No character n-gram field is needed.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from array import array
 from bisect import bisect_left
@@ -46,6 +47,16 @@ _ALNUM_CHAR = re.compile(f"{_ALNUM_CLASS}|\\.")
 #: An edge whose vocabulary has more terms than this is not read just to narrow candidates
 #: that other edges of the way already narrowed (its postings cost more than checking them).
 _BIG_EDGE = 64
+#: An edge of more terms than this is never priced (their document frequencies read) to narrow
+#: a split match's candidates (see ``Matcher._narrow``).
+_NARROW_TERMS = 8
+
+
+def _narrow_limit(candidates: int) -> int:
+    """The most posts an edge may have to be read once ``candidates`` posts are left: reading
+    a list costs about as much as checking a few candidates' positions."""
+    return 4 * candidates + 1024
+
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -166,19 +177,29 @@ def _unpack(docs: Posts) -> frozenset[int]:
 
 
 def _reach(
-    edges: dict[tuple[int, int], list[str]], docs_of: Callable[[tuple[int, int]], set[int]], n: int
-) -> set[int]:
-    """Posts that can get from the start of a piece to its end through the edges (no positions)."""
-    fwd: dict[int, set[int]] = {0: set()}
+    edges: dict[tuple[int, int], list[str]],
+    docs_of: Callable[[tuple[int, int]], set[int] | None],
+    n: int,
+) -> set[int] | None:
+    """Posts that can get from the start of a piece to its end through the edges (no positions).
+
+    ``docs_of`` may leave an edge unread (None: any post may have it); None is then returned
+    when every way runs through unread edges only.
+    """
+    fwd: dict[int, set[int] | None] = {0: None}
     for j in range(1, n + 1):
-        acc: set[int] = set()
+        acc: set[int] | None = set()
         for i, jj in edges:
-            if jj != j:
+            src = fwd.get(i, set())
+            if jj != j or (src is not None and not src):
                 continue
-            if i == 0:
-                acc |= docs_of((i, jj))
-            elif fwd.get(i):
-                acc |= fwd[i] & docs_of((i, jj))
+            got = docs_of((i, jj))
+            if src is not None:
+                got = src if got is None else src & got
+            if got is None or acc is None:
+                acc = None
+                break
+            acc |= got
         fwd[j] = acc
     return fwd[n]
 
@@ -424,7 +445,19 @@ class Matcher:
         paths = _paths(edges, n, _MAX_PATHS)
         edge_cands: dict[tuple[int, int], set[int]] = {}
         if paths is None:
-            candidates = _reach(edges, docs_of, n) - found
+            # Too many ways: the candidates are narrowed first by the characters whose edges
+            # have the fewest posts, so that the programme need not read a common
+            # one-character word or a large end of q.
+            narrowed, readable = self._narrow(field, edges, n, docs_of)
+            if narrowed is not None:
+                narrowed -= found
+                if not narrowed:
+                    return None
+            reached = _reach(edges, lambda e: docs_of(e) if readable(e) else None, n)
+            if reached is None:
+                candidates = narrowed if narrowed is not None else set()
+            else:
+                candidates = reached - found if narrowed is None else reached & narrowed
             edge_cands = dict.fromkeys(edges, candidates)
         else:
             candidates = set()
@@ -455,6 +488,54 @@ class Matcher:
         if not candidates:
             return None
         return _Plan(n, {e: edges[e] for e in edge_cands}, candidates, dict(edge_cands))
+
+    def _narrow(
+        self,
+        field: str,
+        edges: dict[tuple[int, int], list[str]],
+        n: int,
+        docs_of: Callable[[tuple[int, int]], set[int]],
+    ) -> tuple[set[int] | None, Callable[[tuple[int, int]], bool]]:
+        """Posts that may hold a split match, from a few characters' edges, and which edges are
+        worth reading once they are known.
+
+        A way covers each character of the piece with exactly one edge, so a post that holds
+        the piece across words has the terms of one of the edges over each character. The
+        characters whose edges have the fewest posts (document frequencies from the term
+        tables) are read, cheapest first, while they cost little beside what is left; an edge
+        with more posts than that is not read at all. None when every character has an edge of
+        many terms (the ends of a short piece): then there is nothing cheap to narrow by.
+        """
+        cost: dict[tuple[int, int], float] = {}
+
+        def cost_of(edge: tuple[int, int]) -> float:
+            got = cost.get(edge)
+            if got is None:
+                terms = edges[edge]
+                got = cost[edge] = (
+                    math.inf
+                    if len(terms) > _NARROW_TERMS
+                    else sum(i.df for t in terms for _, i in self.snap.term_infos(field, t))
+                )
+            return got
+
+        covers = [[e for e in edges if e[0] <= p < e[1]] for p in range(n)]
+        priced: list[tuple[float, int]] = []
+        for p, cover in enumerate(covers):
+            if cover and all(len(edges[e]) <= _NARROW_TERMS for e in cover):
+                priced.append((sum(cost_of(e) for e in cover), p))
+        narrowed: set[int] | None = None
+        for price, p in sorted(priced):
+            if narrowed is not None and price > _narrow_limit(len(narrowed)):
+                break
+            got: set[int] = set().union(*(docs_of(e) for e in covers[p]))
+            narrowed = got if narrowed is None else narrowed & got
+            if not narrowed:
+                break
+        if narrowed is None:
+            return None, lambda e: True
+        limit = _narrow_limit(len(narrowed))
+        return narrowed, lambda e: cost_of(e) <= limit
 
     def verify(self, field: str, piece: str, docs: Iterable[int]) -> set[int]:
         """Which of ``docs`` really contain ``piece`` in ``field``."""

@@ -334,3 +334,47 @@ def test_many_pieces_on_a_larger_corpus(tmp_path: Path, xwlb_dir: Path, finews_d
     )
     with open_index(c.index) as index:
         run_pieces(index, c, pieces)
+
+
+def test_pieces_of_many_ways_are_narrowed_by_their_cheapest_characters(
+    small: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Beyond _MAX_PATHS ways to split a piece into words (common at 144,000 posts, where most
+    # characters are words of their own), the candidates come from the characters whose edges
+    # have the fewest posts, and the dynamic programme skips the large edges. Forced here on a
+    # small index with a low limit, on a fresh snapshot (no literal cached). Half of the pieces
+    # are real, half two real halves joined (mostly found nowhere); every phrase must find
+    # exactly the posts that hold it.
+    from newsearch import matching
+
+    narrowed: list[int] = []
+    real_narrow = matching.Matcher._narrow
+
+    def spy(self: matching.Matcher, *args: object, **kwargs: object) -> object:
+        got = real_narrow(self, *args, **kwargs)  # type: ignore[arg-type]
+        narrowed.append(-1 if got[0] is None else len(got[0]))
+        return got
+
+    monkeypatch.setattr(matching.Matcher, "_narrow", spy)
+    monkeypatch.setattr(matching, "_MAX_PATHS", 2)
+    rng = random.Random(1410)
+    pieces: list[str] = []
+    while len(pieces) < 80:
+        post = rng.choice(small.posts)
+        k = rng.randint(4, 20)
+        if len(post.text) < 2 * k:
+            continue
+        i = rng.randrange(len(post.text) - k + 1)
+        piece = post.text[i : i + k]
+        if len(pieces) % 2:
+            other = rng.choice(small.posts).text
+            j = rng.randrange(max(1, len(other) - k // 2))
+            piece = piece[: k // 2] + other[j : j + k // 2]
+        if _HAN.fullmatch(piece):
+            pieces.append(piece)
+    with open_index(small.index) as index:
+        tally = run_pieces(index, small, pieces)
+    assert tally.found >= 40
+    # The narrowing ran, and narrowed by characters (not by nothing) in most of the pieces.
+    assert len(narrowed) >= 40
+    assert sum(1 for n in narrowed if n >= 0) >= 30
