@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
+import threading
 import unicodedata
 from array import array
 from collections.abc import Callable, Iterator
@@ -204,28 +205,146 @@ class RJiebaSegmenter(Segmenter):
     def cut_many(self, runs: list[str]) -> list[list[str]]:
         # One call for all runs of a text: jieba never joins words across a line break, so the
         # runs are cut exactly as one by one, without the per-call overhead.
-        words = self._cut("\n".join(runs), True)
-        out: list[list[str]] = [[]]
-        for w in words:
-            if w == "\n":
-                out.append([])
-            else:
-                out[-1].append(w)
-        return out
+        return _split_lines(self._cut("\n".join(runs), True))
+
+
+class QuerySegmenter(Segmenter):
+    """rjieba's cuts without rjieba's 0.1 s dictionary: for the short texts of a search.
+
+    jieba-rs starts empty and is given, before each text, the dictionary words that are
+    substrings of it (their frequencies from ``wordtable``), plus one word that never occurs
+    (a private-use character) holding the rest of the main dictionary's total frequency. jieba's
+    cut only looks up substrings of the text (the words of its graph, and whether a run of
+    single characters is a word before the HMM cuts it), and scores a way by ``log(freq) -
+    log(total)`` of its words: with the same words at the same frequencies and the same total,
+    the cut is the same (a test compares them on thousands of real texts). Past a budget of
+    characters (more than the whole dictionary would cost to load) it hands over to the whole
+    dictionary, which cuts the same.
+    """
+
+    name = "jieba"
+    #: Characters learnt word by word before the whole dictionary is cheaper.
+    BUDGET = 16_384
+    _FILLER = "\ue000"
+
+    def __init__(self) -> None:
+        from .wordtable import table_for
+
+        self._table = table_for(_jieba_dict_path())
+        self._jieba = _rjieba_module().Jieba.empty()
+        self._known: set[str] = set()
+        self._sum = 0
+        self._left = self.BUDGET
+        self._whole: RJiebaSegmenter | None = None
+        # Searches may run in threads (the server): what is learnt and the total stay one.
+        self._lock = threading.Lock()
+
+    def _learn(self, text: str) -> bool:
+        """Give jieba-rs the words of ``text``; False once the budget is spent."""
+        if self._whole is not None:
+            return False
+        self._left -= len(text)
+        if self._left < 0:
+            self._whole = RJiebaSegmenter()
+            return False
+        freq = self._table.freq
+        known = self._known
+        add = self._jieba.add_word
+        new = 0
+        n = len(text)
+        for i in range(n):
+            for j in range(i + 1, n + 1):
+                w = text[i:j]
+                f = freq(w)
+                if f is None:
+                    break
+                if f and w not in known:
+                    known.add(w)
+                    add(w, f, None)
+                    new += f
+        if new:
+            self._sum += new
+            add(self._FILLER, max(self._table.total - self._sum, 0), None)
+        return True
+
+    def cut(self, run: str) -> list[str]:
+        with self._lock:
+            if self._learn(run):
+                words: list[str] = self._jieba.cut(run, True)
+                return words
+        assert self._whole is not None
+        return self._whole.cut(run)
+
+    def cut_many(self, runs: list[str]) -> list[list[str]]:
+        text = "\n".join(runs)
+        with self._lock:
+            if self._learn(text):
+                return _split_lines(self._jieba.cut(text, True))
+        assert self._whole is not None
+        return self._whole.cut_many(runs)
+
+    def is_word(self, gram: str) -> bool:
+        return bool(self._table.freq(gram))
+
+    def short_words(self) -> frozenset[str]:
+        return _jieba_dict_short_words()
+
+
+def _split_lines(words: list[str]) -> list[list[str]]:
+    out: list[list[str]] = [[]]
+    for w in words:
+        if w == "\n":
+            out.append([])
+        else:
+            out[-1].append(w)
+    return out
+
+
+def _rjieba_module() -> Any:
+    """rjieba's compiled module, loaded without the package's ``__init__`` (which builds the
+    whole dictionary)."""
+    import os
+    from importlib.machinery import EXTENSION_SUFFIXES, ExtensionFileLoader
+    from importlib.util import find_spec, module_from_spec, spec_from_file_location
+
+    loaded = sys.modules.get("rjieba.rjieba")
+    if loaded is not None:
+        return loaded
+    spec = find_spec("rjieba")
+    if spec is None or spec.origin is None:
+        raise ImportError("rjieba is not installed")
+    folder = os.path.dirname(spec.origin)
+    for suffix in EXTENSION_SUFFIXES:
+        path = os.path.join(folder, "rjieba" + suffix)
+        if os.path.exists(path):
+            loader = ExtensionFileLoader("rjieba.rjieba", path)
+            found = spec_from_file_location("rjieba.rjieba", path, loader=loader)
+            if found is None:
+                break
+            module = module_from_spec(found)
+            loader.exec_module(module)
+            # Registered, so that importing rjieba later (the whole dictionary) reuses it.
+            sys.modules["rjieba.rjieba"] = module
+            return module
+    raise ImportError("rjieba's compiled module is missing")
+
+
+def _jieba_dict_path() -> str:
+    """jieba's main dictionary file (the one rjieba embeds too), found without importing jieba,
+    which costs 0.1 s (it imports pkg_resources)."""
+    import os
+    from importlib.util import find_spec
+
+    spec = find_spec("jieba")
+    if spec is None or spec.origin is None:
+        raise ImportError("jieba is not installed")
+    return os.path.join(os.path.dirname(spec.origin), "dict.txt")
 
 
 @lru_cache(maxsize=1)
 def _jieba_dict_short_words() -> frozenset[str]:
     """Two- and three-character words of jieba's main dictionary, the one rjieba embeds too."""
-    import os
-    from importlib.util import find_spec
-
-    # Found without importing jieba, which costs 0.1 s (it imports pkg_resources).
-    spec = find_spec("jieba")
-    if spec is None or spec.origin is None:
-        raise ImportError("jieba is not installed")
-    path = os.path.join(os.path.dirname(spec.origin), "dict.txt")
-    with open(path, encoding="utf-8") as fh:
+    with open(_jieba_dict_path(), encoding="utf-8") as fh:
         return frozenset(w for w in (line.split(" ", 1)[0] for line in fh) if 2 <= len(w) <= 3)
 
 
@@ -331,9 +450,18 @@ def read_user_dict(path: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def make_segmenter(user_dict: str | None = None, prefer_fast: bool = True) -> Segmenter:
-    """rjieba when it is installed and no user dictionary is needed; jieba otherwise."""
+def make_segmenter(
+    user_dict: str | None = None, prefer_fast: bool = True, queries: bool = False
+) -> Segmenter:
+    """rjieba when it is installed and no user dictionary is needed; jieba otherwise. For
+    ``queries`` (short texts), rjieba with only the words it meets (``QuerySegmenter``) where
+    its word table can be read or made."""
     if prefer_fast and not user_dict:
+        if queries:
+            try:
+                return QuerySegmenter()
+            except (ImportError, OSError, ValueError):
+                pass
         try:
             return RJiebaSegmenter()
         except ImportError:
@@ -445,11 +573,16 @@ def _jieba_version() -> str:
 class Analyzer:
     """Turns text into tokens and terms, for the index and for queries alike."""
 
-    def __init__(self, settings: AnalysisSettings, *, prefer_fast: bool = True):
+    def __init__(
+        self, settings: AnalysisSettings, *, prefer_fast: bool = True, queries: bool = False
+    ):
+        """``queries``: the analyzer cuts short texts (queries, snippets), not whole posts
+        (see ``QuerySegmenter``)."""
         self.settings = settings
         self.normalize = Normalizer(settings.table)
         self._user_dict = settings.user_dict
         self._prefer_fast = prefer_fast
+        self._queries = queries
         self._segmenter: Segmenter | None = None
         self._short_word_set: frozenset[str] | None = None
 
@@ -458,7 +591,7 @@ class Analyzer:
         # Loading jieba's dictionary is the slowest step of a cold start; only pay it when a
         # Han run has to be cut.
         if self._segmenter is None:
-            self._segmenter = make_segmenter(self._user_dict, self._prefer_fast)
+            self._segmenter = make_segmenter(self._user_dict, self._prefer_fast, self._queries)
         return self._segmenter
 
     def _units(self, norm: str) -> list[tuple[int, str, list[str] | None]]:

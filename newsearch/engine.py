@@ -78,7 +78,7 @@ class SearchIndex:
         self._snap = Snapshot(self.path)
         settings = self._snap.settings
         self.timezone = settings.timezone
-        self._analyzer = Analyzer(settings.analysis)
+        self._analyzer = Analyzer(settings.analysis, queries=True)
         self._matcher = Matcher(self._snap, self._analyzer)
         self._passages = Passages(self._matcher, self._analyzer)
         self._synonyms = SynonymMap(settings.synonyms, self._matcher.piece)
