@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+from .whoosh_import import import_whoosh
+
+import_whoosh()
+
 from whoosh import columns, fields, formats
 
 from .analysis import AnalysisSettings, Analyzer, TermCounts

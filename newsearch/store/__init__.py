@@ -14,6 +14,10 @@ rest of newsearch.
 
 from __future__ import annotations
 
+from ..whoosh_import import import_whoosh
+
+import_whoosh()
+
 from .folder import (
     INDEX_NAME,
     LOCK_FILE,
