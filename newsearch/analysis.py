@@ -343,9 +343,11 @@ def _jieba_dict_path() -> str:
 
 @lru_cache(maxsize=1)
 def _jieba_dict_short_words() -> frozenset[str]:
-    """Two- and three-character words of jieba's main dictionary, the one rjieba embeds too."""
-    with open(_jieba_dict_path(), encoding="utf-8") as fh:
-        return frozenset(w for w in (line.split(" ", 1)[0] for line in fh) if 2 <= len(w) <= 3)
+    """Two- and three-character words of jieba's main dictionary, the one rjieba embeds too
+    (kept in the user's cache: see ``wordtable.short_words_for``)."""
+    from .wordtable import short_words_for
+
+    return short_words_for(_jieba_dict_path())
 
 
 @lru_cache(maxsize=1)

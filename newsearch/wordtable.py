@@ -109,21 +109,8 @@ def write_table(dictionary: str, target: str) -> None:
         body += key
         body += _FREQ.pack(f)
     total = sum(words.values())
-    folder = os.path.dirname(target) or "."
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".words-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(_HEADER.pack(_MAGIC, slots, len(encoded), total, len(body)))
-            fh.write(struct.pack(f"<{slots}I", *table))
-            fh.write(body)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    head = _HEADER.pack(_MAGIC, slots, len(encoded), total, len(body))
+    _write_atomically(target, head + struct.pack(f"<{slots}I", *table) + bytes(body))
 
 
 def cache_folder() -> str:
@@ -131,16 +118,65 @@ def cache_folder() -> str:
     return os.path.join(base, "newsearch")
 
 
+def _cached_name(dictionary: str, folder: str | None, kind: str) -> str:
+    """A cache file's name that changes with the dictionary file (path, size, mtime)."""
+    st = os.stat(dictionary)
+    key = zlib.crc32(f"{os.path.realpath(dictionary)}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+    return os.path.join(folder or cache_folder(), f"jieba-{kind}-{st.st_size}-{key:08x}.bin")
+
+
 def table_for(dictionary: str, folder: str | None = None) -> WordTable:
     """The table of a dictionary file, made first if the cache has none for this file.
 
     Raises OSError (or ValueError for a damaged table) when it can be neither read nor made.
     """
-    st = os.stat(dictionary)
-    key = zlib.crc32(f"{os.path.realpath(dictionary)}\0{st.st_size}\0{st.st_mtime_ns}".encode())
-    target = os.path.join(folder or cache_folder(), f"jieba-words-{st.st_size}-{key:08x}.bin")
+    target = _cached_name(dictionary, folder, "words")
     try:
         return WordTable(target)
     except (OSError, ValueError):
         write_table(dictionary, target)
         return WordTable(target)
+
+
+_SHORT_MAGIC = b"NSSHORT1"
+
+
+def short_words_for(dictionary: str, folder: str | None = None) -> frozenset[str]:
+    """The dictionary's words of two or three characters (every build needs them, for the
+    joins), kept in the cache as one line of text each: 0.04 s to read against 0.12 s to pick
+    them out of ``dict.txt``. Computed without the cache when it can be neither read nor made."""
+    target = _cached_name(dictionary, folder, "short")
+    try:
+        with open(target, "rb") as fh:
+            data = fh.read()
+        if data.startswith(_SHORT_MAGIC):
+            count, _, body = data[len(_SHORT_MAGIC) :].partition(b"\n")
+            got = frozenset(body.decode("utf-8").split("\n"))
+            if count.isdigit() and len(got) == int(count):  # a whole file, not a part of one
+                return got
+    except (OSError, UnicodeDecodeError):
+        pass
+    with open(dictionary, encoding="utf-8") as fh:
+        words = frozenset(w for w in (ln.split(" ", 1)[0] for ln in fh) if 2 <= len(w) <= 3)
+    try:
+        head = _SHORT_MAGIC + b"%d\n" % len(words)
+        _write_atomically(target, head + "\n".join(sorted(words)).encode())
+    except OSError:
+        pass
+    return words
+
+
+def _write_atomically(target: str, data: bytes) -> None:
+    folder = os.path.dirname(target) or "."
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".words-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -149,3 +149,21 @@ def test_a_cold_search_does_not_build_the_whole_dictionary(
     ).stdout.split()
     assert int(out[0]) > 0
     assert out[1:] == ["False", "True"]
+
+
+def test_short_words_from_the_cache_are_the_dictionary_s(tmp_path: Path) -> None:
+    from newsearch.wordtable import short_words_for
+
+    with open(_jieba_dict_path(), encoding="utf-8") as fh:
+        want = frozenset(w for w in (ln.split(" ", 1)[0] for ln in fh) if 2 <= len(w) <= 3)
+    folder = str(tmp_path / "newsearch")
+    made = short_words_for(_jieba_dict_path(), folder)  # made and kept
+    (kept,) = (tmp_path / "newsearch").iterdir()
+    read = short_words_for(_jieba_dict_path(), folder)  # read from the cache
+    assert made == read == want
+    assert len(want) > 200_000
+    kept.write_bytes(kept.read_bytes()[:1000])  # cut short: computed again, not trusted
+    assert short_words_for(_jieba_dict_path(), folder) == want
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    assert short_words_for(_jieba_dict_path(), str(blocked / "newsearch")) == want
