@@ -98,6 +98,19 @@ GIVE_UP_MIN = 4096
 #: The fallback by bounds scores a scope of at least this many posts into lists indexed by post
 #: (a list's item is cheaper to add to than a dictionary's).
 DENSE_MIN = 4096
+#: Posts whose pending parts are computed together once the first page is known (see
+#: ``_top_by_bounds``): the page's last score is raised after each batch.
+_MORE_BATCH = 256
+#: The fallback by bounds computes first the pending parts of this many times the page, and
+#: this many more, of the best upper bounds (``_first``).
+FIRST_TIMES = 2
+FIRST_MORE = 16
+
+
+def _first(need: int) -> int:
+    return FIRST_TIMES * need + FIRST_MORE
+
+
 #: Scores are sums of floats added in a fixed order; bounds are sums in another order. A bound
 #: is compared with a margin of this relative size, so rounding never prunes a post that ties.
 _MARGIN = 1e-9
@@ -618,7 +631,7 @@ class Ranker:
         """``_bounds(docs, need)`` for a large scope (one coordination level), with the same
         known scores (the same parts added in the same order), computed in lists indexed by
         post; and a higher floor: ``floor`` when given (the threshold algorithm's, from exact
-        scores), else the need-th exact score of the ``2 * need + 16`` posts of best known and
+        scores), else the need-th exact score of the ``_first(need)`` posts of best known and
         literal bounds (their pending parts returned as the last item). The known scores alone
         stay below the page by its near pairs: far fewer posts are left to bound pair by pair."""
         size = self.snap.doc_count_all
@@ -644,7 +657,7 @@ class Ranker:
         upper = list(map(add, known_v, bound_v))
         first: dict[int, float] = {}
         if floor == -math.inf:
-            first_docs = heapq.nlargest(2 * need + 16, docs, key=upper.__getitem__)
+            first_docs = heapq.nlargest(_first(need), docs, key=upper.__getitem__)
             first_pending = _Pending(
                 literal={d: literal[d] for d in first_docs if d in literal},
                 proximity=set(first_docs),
@@ -1008,7 +1021,7 @@ class Ranker:
             ub[d] += v
         bound = ub.__getitem__
         docs = list(scope)
-        size = 2 * need + 16
+        size = _first(need)
         cand = docs if len(docs) <= size else heapq.nlargest(size, docs, key=bound)
         self._resolve_into(exact, [d for d in cand if d in pending.bound], pending)
         best = in_order(self.snap, cand, need, final)
@@ -1017,9 +1030,18 @@ class Ranker:
             floor = _below(-final(best[-1])[0]) if len(best) == need else -math.inf
             taken = set(cand)
             more = [d for d in docs if d not in taken and bound(d) >= floor]
-            if more:
-                self._resolve_into(exact, [d for d in more if d in pending.bound], pending)
-                best = in_order(self.snap, best + more, need, final)
+            # Best bounds first, a batch at a time: the page's last score rises as they are
+            # computed, and the rest of the posts stop reaching it sooner (a long question of
+            # common words: 3,482 posts to compute at 144,264 posts, a few hundred this way).
+            more.sort(key=bound, reverse=True)
+            for i in range(0, len(more), _MORE_BATCH):
+                batch = [d for d in more[i : i + _MORE_BATCH] if bound(d) >= floor]
+                if not batch:
+                    break
+                self._resolve_into(exact, [d for d in batch if d in pending.bound], pending)
+                best = in_order(self.snap, best + batch, need, final)
+                if len(best) == need:
+                    floor = max(floor, _below(-final(best[-1])[0]))
         return [Ranked(d, -final(d)[0], "", level) for d in best]
 
     def score(self, docs: list[int]) -> list[Ranked]:

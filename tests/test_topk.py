@@ -119,6 +119,30 @@ def test_pruned_pages_are_the_exhaustive_head(
     monkeypatch.setattr(ranking, "GIVE_UP_MIN", give_up)
     monkeypatch.setattr(ranking, "DENSE_MIN", dense)
     monkeypatch.setattr(ranking, "RAISE_EVERY", raise_every)
+    # With the fallback by bounds on most scopes, the posts left out of a first page of the
+    # page's size are computed two at a time, the page's last score raised after each pair:
+    # counted as the pages made again (``in_order``) in one run of the fallback.
+    if give_up == 0:
+        monkeypatch.setattr(ranking, "_MORE_BATCH", 2)
+        monkeypatch.setattr(ranking, "FIRST_TIMES", 1)
+        monkeypatch.setattr(ranking, "FIRST_MORE", 0)
+    orders: list[int] = []
+    pages = [0]
+    in_order = ranking.in_order
+    top_by_bounds = ranking.Ranker._top_by_bounds
+
+    def counted_in_order(*a: object, **k: object) -> object:
+        pages[0] += 1
+        return in_order(*a, **k)  # type: ignore[arg-type]
+
+    def counted_fallback(self: Ranker, *a: object, **k: object) -> object:
+        before = pages[0]
+        got = top_by_bounds(self, *a, **k)  # type: ignore[arg-type]
+        orders.append(pages[0] - before)
+        return got
+
+    monkeypatch.setattr(ranking, "in_order", counted_in_order)
+    monkeypatch.setattr(ranking.Ranker, "_top_by_bounds", counted_fallback)
     dense_runs: list[bool] = []
     dense_bounds = ranking.Ranker._dense_bounds
 
@@ -145,6 +169,8 @@ def test_pruned_pages_are_the_exhaustive_head(
         assert sum(1 for met, scope in runs if met < scope) > len(runs) // 4
     if give_up == 0:
         assert sum(gave_up) > len(runs) // 4
+        # Many batches of posts left out of the first page were computed.
+        assert sum(1 for n in orders if n >= 3) >= 5
         if dense == 0:
             # The fallback in lists ran, with the threshold algorithm's floor and without.
             assert len(dense_runs) > len(runs) // 8
