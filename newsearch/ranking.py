@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import sys
 from array import array
 from bisect import bisect_left
 from collections import Counter
@@ -175,6 +176,9 @@ class WordHits:
     # garbage collector (see store.Postings).
     _order: array[int] | None = None
     _near: dict[str, array[int]] = field(default_factory=dict)
+    #: NumPy arrays of ``parts`` (with its weight) and of ``count`` (see ``_dense_bounds``).
+    _np_parts: tuple[float, Any, Any] | None = None
+    _np_count: tuple[Any, Any] | None = None
 
     @property
     def count(self) -> dict[int, int]:
@@ -200,6 +204,30 @@ class WordHits:
         if got is None or got[0] != weight:
             got = self._parts = (weight, {d: weight * v for d, v in self.saturated().items()})
         return got[1]
+
+    def parts_arrays(self, weight: float, np: Any) -> tuple[Any, Any]:
+        """``parts(weight)`` as NumPy arrays of posts and values (the same floats)."""
+        got = self._np_parts
+        if got is None or got[0] != weight:
+            parts = self.parts(weight)
+            n = len(parts)
+            got = self._np_parts = (
+                weight,
+                np.fromiter(parts.keys(), dtype=np.int64, count=n),
+                np.fromiter(parts.values(), dtype=np.float64, count=n),
+            )
+        return got[1], got[2]
+
+    def count_arrays(self, np: Any) -> tuple[Any, Any]:
+        """``count`` as NumPy arrays of posts and occurrences."""
+        if self._np_count is None:
+            count = self.count
+            n = len(count)
+            self._np_count = (
+                np.fromiter(count.keys(), dtype=np.int64, count=n),
+                np.fromiter(count.values(), dtype=np.int64, count=n),
+            )
+        return self._np_count
 
     def order(self) -> array[int]:
         """The posts by decreasing frequency (so by decreasing part of the score), computed
@@ -527,6 +555,23 @@ class _Pending:
         )
 
 
+#: Rankers made in this process (see ``_numpy``).
+_rankers = 0
+
+
+def _numpy() -> Any | None:
+    """NumPy for the fallback's passes over a large scope (``_dense_bounds``), from the second
+    search of a process on: its import (60-180 ms) would cost a one-search command, a cold
+    ``newsearch search``, more than it saves. None where NumPy is not installed."""
+    if _rankers < 2 and "numpy" not in sys.modules:
+        return None
+    try:
+        import numpy
+    except ImportError:
+        return None
+    return numpy
+
+
 class Ranker:
     """Orders the matching posts of one query (see the module docstring)."""
 
@@ -538,6 +583,8 @@ class Ranker:
         scored: list[ClauseMatch],
         required: list[list[ClauseMatch]] | None = None,
     ):
+        global _rankers
+        _rankers += 1
         self.matcher = matcher
         self._scored = scored
         self.required = required or []
@@ -634,6 +681,9 @@ class Ranker:
         scores), else the need-th exact score of the ``_first(need)`` posts of best known and
         literal bounds (their pending parts returned as the last item). The known scores alone
         stay below the page by its near pairs: far fewer posts are left to bound pair by pair."""
+        np = _numpy()
+        if np is not None:
+            return self._dense_bounds_np(np, docs, need, floor)
         size = self.snap.doc_count_all
         known_v = [0.0] * size
         for t in self.model.terms:
@@ -682,14 +732,121 @@ class Ranker:
         self._add_proximity(pending, kept)
         return known, pending, kept, first
 
+    def _dense_bounds_np(
+        self, np: Any, docs: set[int], need: int, floor: float
+    ) -> tuple[dict[int, float], _Pending, set[int], dict[int, float]]:
+        """``_dense_bounds`` in NumPy arrays: the same parts added in the same order, element
+        by element (IEEE additions of the same floats: the same known scores and bounds), so the
+        same posts are kept or left out by the same floor."""
+        size = self.snap.doc_count_all
+        known_v = np.zeros(size)
+        for t in self.model.terms:
+            if t.weight > 0.0:
+                idx, val = t.hits.parts_arrays(t.weight, np)
+                known_v[idx] += val  # a post once per term: 0.0 + the first part, then the next
+        bound_v = np.zeros(size)
+        literal: dict[int, list[int]] = {}
+        for ki, kw in enumerate(self.model.keywords):
+            e = kw.match
+            if kw.literal <= 0.0:
+                continue
+            exact = e.exact & docs
+            if exact:
+                known_v[np.fromiter(exact, dtype=np.int64, count=len(exact))] += kw.literal
+            maybe = (e.maybe - e.exact) & docs
+            for d in maybe:
+                literal.setdefault(d, []).append(ki)
+            if maybe:
+                bound_v[np.fromiter(maybe, dtype=np.int64, count=len(maybe))] += kw.literal
+        upper = known_v + bound_v
+        scope = np.fromiter(docs, dtype=np.int64, count=len(docs))
+        first: dict[int, float] = {}
+        if floor == -math.inf:
+            k = min(_first(need), len(scope))
+            best = scope[np.argpartition(-upper[scope], k - 1)[:k]] if k < len(scope) else scope
+            first_docs = best.tolist()
+            first_pending = _Pending(
+                literal={d: literal[d] for d in first_docs if d in literal},
+                proximity=set(first_docs),
+            )
+            first = self._resolve(first_docs, first_pending)
+            kv = known_v[best].tolist()
+            floor = heapq.nlargest(
+                need, (v + first[d] for d, v in zip(first_docs, kv, strict=True))
+            )[-1]
+        floor = _below(floor)
+        terms = self.model.terms
+        caps = self._caps()
+        involved = sorted({i for p in self._pairs() for i in p}) if PROXIMITY_WEIGHT > 0 else []
+        held_v = np.zeros(size, dtype=np.int64)
+        for i in involved:
+            held_v[terms[i].hits.count_arrays(np)[0]] += 1
+        last = len(caps)
+        capped = np.array(
+            [caps[m] if m < last else caps[-1] for m in range(int(held_v.max(initial=0)) + 1)]
+        )
+        upper += capped[held_v]
+        in_scope = np.zeros(size, dtype=bool)
+        in_scope[scope] = True
+        kept_mask = (upper >= floor) & in_scope
+        kept_arr = np.flatnonzero(kept_mask)
+        kept_list = kept_arr.tolist()
+        kept = set(kept_list)
+        known = dict(zip(kept_list, known_v[kept_arr].tolist(), strict=True))
+        lit = [d for d in literal if d in kept]
+        pending = _Pending(
+            dict(zip(lit, bound_v[lit].tolist(), strict=True)), {d: literal[d] for d in lit}
+        )
+        self._add_proximity_np(np, pending, kept_mask, involved)
+        return known, pending, kept, first
+
+    def _add_proximity_np(self, np: Any, pending: _Pending, kept: Any, involved: list[int]) -> None:
+        """``_add_proximity`` in arrays (``kept``: a mask of the posts): the pairs' bounds added
+        pair by pair, in the order of ``_proximity_bounds``, from the same floats."""
+        pairs = self._pairs()
+        if not pairs or PROXIMITY_WEIGHT <= 0.0:
+            return
+        terms = self.model.terms
+        size = len(kept)
+        dense: dict[int, tuple[Any, Any]] = {}
+        for i in involved:
+            keys, values = terms[i].hits.count_arrays(np)
+            count = np.zeros(size, dtype=np.int64)
+            count[keys] = values
+            has = np.zeros(size, dtype=bool)
+            has[keys] = True
+            dense[i] = (count, has)
+        prox = np.zeros(size)
+        held = np.zeros(size, dtype=bool)
+        k1, top = K1, K1 + 1.0
+        for a, b in pairs:
+            (ca, ha), (cb, hb) = dense[a], dense[b]
+            scale = PROXIMITY_WEIGHT * min(terms[a].weight, terms[b].weight) * top
+            both = ha & hb & kept
+            n = np.minimum(ca[both], cb[both]).astype(np.float64)
+            prox[both] += scale * n / (n + k1)  # as _proximity_bounds: saturate(n), inlined
+            held |= both
+        where = np.flatnonzero(held)
+        docs = where.tolist()
+        pending.proximity.update(docs)
+        bound = pending.bound
+        get = bound.get
+        for d, v in zip(docs, prox[where].tolist(), strict=True):
+            bound[d] = get(d, 0.0) + v
+
     def _pairs(self) -> list[tuple[int, int]]:
         return [(a, b) for kw in self.model.keywords for a, b in kw.pairs]
 
-    def _pair_caps(self) -> tuple[dict[int, int], list[float]]:
+    def _caps(self) -> list[float]:
+        """The ``caps`` of ``_pair_caps``."""
+        return self._pair_caps(held=False)[1]
+
+    def _pair_caps(self, held: bool = True) -> tuple[dict[int, int], list[float]]:
         """Per post, how many words of the near pairs it holds (``m``, counted once per term,
         never fewer than it holds), and per ``m`` the most the near pairs of a post holding
         ``m`` of them can add (the last value for any larger ``m``): its ``m`` words make at
-        most m·(m-1)/2 distinct pairs, so the sum of that many of the largest pair bounds."""
+        most m·(m-1)/2 distinct pairs, so the sum of that many of the largest pair bounds.
+        ``held=False``: the caps only (an empty dictionary of posts)."""
         terms = self.model.terms
         pairs = self._pairs() if PROXIMITY_WEIGHT > 0.0 else []
         edges: dict[tuple[int, int], float] = {}
@@ -702,7 +859,9 @@ class Ranker:
                 key = (min(a, b), max(a, b))
                 edges[key] = edges.get(key, 0.0) + v
         involved = sorted({i for p in pairs for i in p})
-        held: dict[int, int] = Counter(chain.from_iterable(terms[i].hits.count for i in involved))
+        holding: dict[int, int] = (
+            Counter(chain.from_iterable(terms[i].hits.count for i in involved)) if held else {}
+        )
         weights = sorted(edges.values(), reverse=True)
         caps = [0.0]
         m = 1
@@ -712,7 +871,7 @@ class Ranker:
             if k >= len(weights) or m >= len(involved):
                 break
             m += 1
-        return held, caps
+        return holding, caps
 
     def _proximity_bounds(self, docs: set[int]) -> dict[int, float]:
         """Per post that holds both words of a near pair, the most its pairs can add: a pair's

@@ -27,6 +27,8 @@ BORDERS: dict[str, tuple[str, ...]] = {
     "markupsafe": ("serve/",),
     "watchfiles": ("serve/", "watch.py"),
     "pypinyin": ("pinyin.py",),
+    # The ranking's passes over large scopes, from a process's second search on.
+    "numpy": ("ranking.py",),
     # Reading posts: front matter, Markdown, HTML.
     "yaml": ("corpus.py",),
     "markdown_it": ("corpus.py",),

@@ -9,8 +9,11 @@ which makes it read the term lists a few posts at a time and stop early, as on a
 
 from __future__ import annotations
 
+import importlib
+import json
 import math
 import random
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,9 +39,9 @@ EXTRA = [
     "经济 OR 疫情",
     "会议 -疫情",
 ]
-#: (SEED_LIMIT, TA_BATCH, RESOLVE_BATCH, MAXSCORE_LIMIT, GIVE_UP_MIN, DENSE_MIN, RAISE_EVERY):
-#: as shipped, tiny ones, and ones that make the threshold algorithm give up on most scopes (the
-#: fallback by bounds, in lists indexed by post and in dictionaries).
+#: (SEED_LIMIT, TA_BATCH, RESOLVE_BATCH, MAXSCORE_LIMIT, GIVE_UP_MIN, DENSE_MIN, RAISE_EVERY,
+#: NumPy): as shipped, tiny ones, and ones that make the threshold algorithm give up on most
+#: scopes (the fallback by bounds, in arrays or lists indexed by post, and in dictionaries).
 SETTINGS = [
     (
         ranking.SEED_LIMIT,
@@ -48,11 +51,13 @@ SETTINGS = [
         ranking.GIVE_UP_MIN,
         ranking.DENSE_MIN,
         ranking.RAISE_EVERY,
+        True,
     ),
-    (3, 2, 1, 0, 10**9, 10**9, 4),
-    (0, 1, 4, 50, 10**9, 0, 8),
-    (3, 2, 1, 10**9, 0, 0, 8),
-    (3, 2, 1, 10**9, 0, 10**9, 10**9),
+    (3, 2, 1, 0, 10**9, 10**9, 4, True),
+    (0, 1, 4, 50, 10**9, 0, 8, True),
+    (3, 2, 1, 10**9, 0, 0, 8, True),
+    (3, 2, 1, 10**9, 0, 0, 8, False),
+    (3, 2, 1, 10**9, 0, 10**9, 10**9, True),
 ]
 
 
@@ -104,14 +109,30 @@ def _compare(ix: SearchIndex, query: str) -> int:
 
 
 @pytest.mark.parametrize(
-    "setting", SETTINGS, ids=["shipped", "tiny", "no-seeds", "give-up", "give-up-dicts"]
+    "setting",
+    SETTINGS,
+    ids=["shipped", "tiny", "no-seeds", "give-up", "give-up-python", "give-up-dicts"],
 )
 def test_pruned_pages_are_the_exhaustive_head(
     bundled: SearchIndex,
-    setting: tuple[int, int, int, int, int, int, int],
+    setting: tuple[int, int, int, int, int, int, int, bool],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    seed, batch, resolve, maxscore, give_up, dense, raise_every = setting
+    seed, batch, resolve, maxscore, give_up, dense, raise_every, numpy = setting
+    # The fallback in lists indexed by post runs in NumPy arrays (NumPy imported: as in a process
+    # that has searched before) or in Python lists (as in a process's first search).
+    importlib.import_module("numpy")
+    assert ranking._numpy() is not None
+    if not numpy:
+        monkeypatch.setattr(ranking, "_numpy", lambda: None)
+    dense_np: list[int] = []
+    dense_in_np = ranking.Ranker._dense_bounds_np
+
+    def counted_np(self: Ranker, *args: object) -> object:
+        dense_np.append(1)
+        return dense_in_np(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ranking.Ranker, "_dense_bounds_np", counted_np)
     monkeypatch.setattr(ranking, "SEED_LIMIT", seed)
     monkeypatch.setattr(ranking, "TA_BATCH", batch)
     monkeypatch.setattr(ranking, "RESOLVE_BATCH", resolve)
@@ -175,6 +196,7 @@ def test_pruned_pages_are_the_exhaustive_head(
             # The fallback in lists ran, with the threshold algorithm's floor and without.
             assert len(dense_runs) > len(runs) // 8
             assert any(dense_runs) and not all(dense_runs)
+            assert len(dense_np) == (len(dense_runs) if numpy else 0)
         else:
             assert not dense_runs
     else:
@@ -192,3 +214,43 @@ def test_totals_stay_exact(bundled: SearchIndex) -> None:
         assert [(h.path, h.score) for h in page.hits] == [
             (h.path, h.score) for h in whole.hits[:10]
         ]
+
+
+def test_numpy_is_imported_from_a_process_s_second_search_only(bundled_index: Path) -> None:
+    # A one-search command (a cold ``newsearch search``) never pays NumPy's import; a process
+    # that searches again uses it for the fallback's passes over large scopes.
+    code = (
+        "import sys, json, newsearch\n"
+        "from newsearch import ranking\n"
+        "ranking.GIVE_UP_MIN, ranking.DENSE_MIN, ranking.SEED_LIMIT = 0, 0, 3\n"
+        "ranking.TA_BATCH, ranking.RESOLVE_BATCH, ranking.MAXSCORE_LIMIT = 2, 1, 10**9\n"
+        f"ix = newsearch.open_index({str(bundled_index)!r})\n"
+        "q = '疫情防控 经济社会 发展'\n"
+        "first = ix.search(q, limit=5)\n"
+        "before = 'numpy' in sys.modules\n"
+        "second = ix.search(q, limit=5)\n"
+        "page = lambda r: [(h.path, h.score) for h in r.hits]\n"
+        "print(json.dumps([before, 'numpy' in sys.modules, first.total,\n"
+        "    page(first) == page(second)]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    before, after, total, same = json.loads(done.stdout)
+    assert (before, after) == (False, True)
+    assert total > 5 and same
+
+
+def test_a_cold_search_imports_neither_numpy_nor_urllib(bundled_index: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "newsearch", "search", "--json"]
+        + ["--index", str(bundled_index), "新冠肺炎疫情防控期间如何保障医护人员安全？"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["total"] > 0
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "newsearch.ranking" in imported and "whoosh.compat" in imported
+    assert not {m for m in imported if m.split(".")[0] == "numpy"}
+    assert "urllib.request" not in imported and "rjieba" not in imported
