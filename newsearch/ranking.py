@@ -96,6 +96,9 @@ MAXSCORE_LIMIT = 8192
 #: the fall of its bound so far says it would (see _TopK.run).
 GIVE_UP_SHARE = 0.15
 GIVE_UP_MIN = 4096
+#: The share when the fallback runs in NumPy arrays (``_dense_bounds_np``): it then costs
+#: about as much as meeting this share of the scope a post at a time.
+GIVE_UP_SHARE_NUMPY = 0.03
 #: The fallback by bounds scores a scope of at least this many posts into lists indexed by post
 #: (a list's item is cheaper to add to than a dictionary's).
 DENSE_MIN = 4096
@@ -1464,7 +1467,8 @@ class _TopK:
         """Find the ``need`` best posts (in ``final``); False if it gave up (it met more than
         GIVE_UP_SHARE of a large scope: the posts are then better scored a term at a time)."""
         seen, scope = self.seen, self.scope
-        give_up = GIVE_UP_SHARE * len(scope) if len(scope) >= GIVE_UP_MIN else math.inf
+        share = GIVE_UP_SHARE_NUMPY if _numpy() is not None else GIVE_UP_SHARE
+        give_up = share * len(scope) if len(scope) >= GIVE_UP_MIN else math.inf
         inside = scope.__contains__
         # Keywords with few literal posts: meet them all now, so that posts not met cannot
         # have their bonus; the others' bonus stays in the bound of the posts not met.
