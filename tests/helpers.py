@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from newsearch.analysis import Analyzer, current_settings
 from newsearch.indexer import build_index
@@ -108,3 +109,33 @@ def tmpfs(tmp_path: Path, size: str) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def cold_search_imports(index: Path, *query: str) -> tuple[dict[str, object], set[str]]:
+    """A whole ``newsearch search --json`` command: its result, and every module it imported
+    (from ``python -X importtime``)."""
+    import json
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "newsearch", "search", *query]
+        + ["--index", str(index), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "newsearch.engine" in imported  # the report lists what was imported
+    result: dict[str, object] = json.loads(done.stdout)
+    return result, imported
+
+
+def python_json(code: str) -> Any:
+    """What a fresh Python process running ``code`` prints, read as JSON."""
+    import json
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import build, write_post
+from helpers import build, cold_search_imports, python_json, write_post
 
 from newsearch import open_index
 from newsearch.lexicon import Lexicon
@@ -194,9 +194,7 @@ def test_a_search_never_imports_pypinyin(bundled_index: Path) -> None:
         "s = [x.text for x in ix.suggest('gongx')]\n"
         "print(json.dumps([r, s, 'pypinyin' in sys.modules, 'jieba' in sys.modules]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    totals, suggestions, pypinyin, jieba = json.loads(done.stdout)
+    totals, suggestions, pypinyin, jieba = python_json(code)
     assert totals[0] > 0 and totals[1] > 0 and "工信部" in suggestions
     assert pypinyin is False and jieba is False
 
@@ -220,17 +218,8 @@ def test_the_command_line_turns_pinyin_off(bundled_index: Path) -> None:
 
 
 def test_a_cold_command_line_search_never_imports_pypinyin(bundled_index: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "newsearch", "search", "gongxinbu"]
-        + ["--index", str(bundled_index), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["total"] > 0
-    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
-    assert "newsearch.engine" in imported  # the report lists what was imported
+    result, imported = cold_search_imports(bundled_index, "gongxinbu")
+    assert isinstance(result["total"], int) and result["total"] > 0
     assert not {m for m in imported if m.split(".")[0] == "pypinyin"}
 
 

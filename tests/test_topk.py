@@ -10,15 +10,14 @@ which makes it read the term lists a few posts at a time and stop early, as on a
 from __future__ import annotations
 
 import importlib
-import json
 import math
 import random
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import cold_search_imports, python_json
 
 from newsearch import SearchIndex, open_index, ranking
 from newsearch.engine import _bounded
@@ -233,24 +232,16 @@ def test_numpy_is_imported_from_a_process_s_second_search_only(bundled_index: Pa
         "print(json.dumps([before, 'numpy' in sys.modules, first.total,\n"
         "    page(first) == page(second)]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    before, after, total, same = json.loads(done.stdout)
+    before, after, total, same = python_json(code)
     assert (before, after) == (False, True)
     assert total > 5 and same
 
 
 def test_a_cold_search_imports_neither_numpy_nor_urllib(bundled_index: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "newsearch", "search", "--json"]
-        + ["--index", str(bundled_index), "新冠肺炎疫情防控期间如何保障医护人员安全？"],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result, imported = cold_search_imports(
+        bundled_index, "新冠肺炎疫情防控期间如何保障医护人员安全？"
     )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["total"] > 0
-    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert isinstance(result["total"], int) and result["total"] > 0
     assert "newsearch.ranking" in imported and "whoosh.compat" in imported
     assert not {m for m in imported if m.split(".")[0] == "numpy"}
     assert "urllib.request" not in imported and "rjieba" not in imported
