@@ -180,3 +180,21 @@ def _write_atomically(target: str, data: bytes) -> None:
         except OSError:
             pass
         raise
+    _remove_stale(target)
+
+
+def _remove_stale(target: str) -> None:
+    """Files of the same kind made for another dictionary file (another jieba) are removed:
+    nothing reads them again."""
+    folder, name = os.path.split(target)
+    kind = name.split("-", 2)[:2]  # ["jieba", "words"] or ["jieba", "short"]
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return
+    for other in names:
+        if other != name and other.split("-", 2)[:2] == kind and other.endswith(".bin"):
+            try:
+                os.unlink(os.path.join(folder, other))
+            except OSError:
+                pass

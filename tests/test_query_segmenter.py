@@ -167,3 +167,21 @@ def test_short_words_from_the_cache_are_the_dictionary_s(tmp_path: Path) -> None
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     assert short_words_for(_jieba_dict_path(), str(blocked / "newsearch")) == want
+
+
+def test_tables_of_another_dictionary_are_removed(tmp_path: Path) -> None:
+    folder = tmp_path / "newsearch"
+    folder.mkdir()
+    stale = [folder / "jieba-words-1-0000abcd.bin", folder / "jieba-short-1-0000abcd.bin"]
+    for f in stale:
+        f.write_bytes(b"made for another dict.txt")
+    unrelated = folder / "jieba-notes.txt"
+    unrelated.write_text("kept")
+    table_for(_jieba_dict_path(), str(folder)).close()
+    from newsearch.wordtable import short_words_for
+
+    short_words_for(_jieba_dict_path(), str(folder))
+    names = sorted(p.name for p in folder.iterdir())
+    assert not any(f.exists() for f in stale)
+    assert unrelated.exists() and len(names) == 3
+    assert {n.split("-")[1] for n in names if n.endswith(".bin")} == {"words", "short"}
