@@ -24,6 +24,7 @@ import mmap
 import os
 import struct
 import tempfile
+import time
 import zlib
 from collections.abc import Iterator
 
@@ -183,18 +184,28 @@ def _write_atomically(target: str, data: bytes) -> None:
     _remove_stale(target)
 
 
+#: A file of the cache made for another dictionary file this long ago is removed (see
+#: ``_remove_stale``).
+STALE_SECONDS = 30 * 24 * 3600
+
+
 def _remove_stale(target: str) -> None:
-    """Files of the same kind made for another dictionary file (another jieba) are removed:
-    nothing reads them again."""
+    """Files of the same kind made for another dictionary file (another jieba, or another
+    installation of it) more than ``STALE_SECONDS`` ago are removed when a new one is made: an
+    upgraded jieba leaves its old tables behind, and two installations in use each keep theirs
+    (the one removed while still in use is made again, once a month at most)."""
     folder, name = os.path.split(target)
     kind = name.split("-", 2)[:2]  # ["jieba", "words"] or ["jieba", "short"]
     try:
         names = os.listdir(folder or ".")
     except OSError:
         return
+    old = time.time() - STALE_SECONDS
     for other in names:
         if other != name and other.split("-", 2)[:2] == kind and other.endswith(".bin"):
+            path = os.path.join(folder, other)
             try:
-                os.unlink(os.path.join(folder, other))
+                if os.stat(path).st_mtime < old:
+                    os.unlink(path)
             except OSError:
                 pass

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -169,12 +170,16 @@ def test_short_words_from_the_cache_are_the_dictionary_s(tmp_path: Path) -> None
     assert short_words_for(_jieba_dict_path(), str(blocked / "newsearch")) == want
 
 
-def test_tables_of_another_dictionary_are_removed(tmp_path: Path) -> None:
+def test_old_tables_of_another_dictionary_are_removed(tmp_path: Path) -> None:
     folder = tmp_path / "newsearch"
     folder.mkdir()
     stale = [folder / "jieba-words-1-0000abcd.bin", folder / "jieba-short-1-0000abcd.bin"]
+    month_ago = time.time() - 31 * 24 * 3600
     for f in stale:
-        f.write_bytes(b"made for another dict.txt")
+        f.write_bytes(b"made for another dict.txt a month ago")
+        os.utime(f, (month_ago, month_ago))
+    recent = folder / "jieba-words-2-0000abce.bin"  # another installation's, in use
+    recent.write_bytes(b"made for another dict.txt today")
     unrelated = folder / "jieba-notes.txt"
     unrelated.write_text("kept")
     table_for(_jieba_dict_path(), str(folder)).close()
@@ -183,5 +188,5 @@ def test_tables_of_another_dictionary_are_removed(tmp_path: Path) -> None:
     short_words_for(_jieba_dict_path(), str(folder))
     names = sorted(p.name for p in folder.iterdir())
     assert not any(f.exists() for f in stale)
-    assert unrelated.exists() and len(names) == 3
+    assert unrelated.exists() and recent.exists() and len(names) == 4
     assert {n.split("-")[1] for n in names if n.endswith(".bin")} == {"words", "short"}
