@@ -748,7 +748,7 @@ class Ranker:
                 idx, val = t.hits.parts_arrays(t.weight, np)
                 known_v[idx] += val  # a post once per term: 0.0 + the first part, then the next
         bound_v = np.zeros(size)
-        literal: dict[int, list[int]] = {}
+        maybes: list[tuple[int, frozenset[int]]] = []
         for ki, kw in enumerate(self.model.keywords):
             e = kw.match
             if kw.literal <= 0.0:
@@ -757,10 +757,18 @@ class Ranker:
             if exact:
                 known_v[np.fromiter(exact, dtype=np.int64, count=len(exact))] += kw.literal
             maybe = (e.maybe - e.exact) & docs
-            for d in maybe:
-                literal.setdefault(d, []).append(ki)
             if maybe:
+                maybes.append((ki, maybe))
                 bound_v[np.fromiter(maybe, dtype=np.int64, count=len(maybe))] += kw.literal
+
+        def literal_of(posts: Iterable[int]) -> dict[int, list[int]]:
+            """post -> the keywords to check (in their order), of the posts that have any."""
+            out: dict[int, list[int]] = {}
+            for ki, maybe in maybes:
+                for d in maybe.intersection(posts):
+                    out.setdefault(d, []).append(ki)
+            return out
+
         upper = known_v + bound_v
         scope = np.fromiter(docs, dtype=np.int64, count=len(docs))
         first: dict[int, float] = {}
@@ -768,10 +776,7 @@ class Ranker:
             k = min(_first(need), len(scope))
             best = scope[np.argpartition(-upper[scope], k - 1)[:k]] if k < len(scope) else scope
             first_docs = best.tolist()
-            first_pending = _Pending(
-                literal={d: literal[d] for d in first_docs if d in literal},
-                proximity=set(first_docs),
-            )
+            first_pending = _Pending(literal=literal_of(first_docs), proximity=set(first_docs))
             first = self._resolve(first_docs, first_pending)
             kv = known_v[best].tolist()
             floor = heapq.nlargest(
@@ -796,10 +801,9 @@ class Ranker:
         kept_list = kept_arr.tolist()
         kept = set(kept_list)
         known = dict(zip(kept_list, known_v[kept_arr].tolist(), strict=True))
-        lit = [d for d in literal if d in kept]
-        pending = _Pending(
-            dict(zip(lit, bound_v[lit].tolist(), strict=True)), {d: literal[d] for d in lit}
-        )
+        literal = literal_of(kept)
+        lit = list(literal)
+        pending = _Pending(dict(zip(lit, bound_v[lit].tolist(), strict=True)), literal)
         self._add_proximity_np(np, pending, kept_mask, involved)
         return known, pending, kept, first
 
