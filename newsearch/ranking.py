@@ -1511,7 +1511,10 @@ class _TopK:
                 raise_at = len(seen) + RAISE_EVERY
                 self.resolve()
                 continue
-            if theta > -math.inf and self._essential(fronts, cursor, bonus_left, theta):
+            # MaxScore meets at most what is left of the share before giving up: past it, the
+            # fallback costs less than meeting the essential lists' posts one by one.
+            limit = min(MAXSCORE_LIMIT, give_up - len(seen))
+            if theta > -math.inf and self._essential(fronts, cursor, bonus_left, theta, limit):
                 break
             if len(seen) > give_up:
                 return False
@@ -1543,14 +1546,20 @@ class _TopK:
         return True
 
     def _essential(
-        self, fronts: list[float], cursor: list[int], bonus_left: float, theta: float
+        self,
+        fronts: list[float],
+        cursor: list[int],
+        bonus_left: float,
+        theta: float,
+        limit: float = MAXSCORE_LIMIT,
     ) -> bool:
         """MaxScore (Turtle and Flood): the lists whose next values, with the bonuses left,
         add up to less than the ``need``-th score cannot bring a post in by themselves, so a
         post that can enter is in one of the other lists (the essential ones), past its
-        cursor. When those hold few posts, meet them all and say so (True): nothing else can
-        enter. The threshold algorithm alone reads ever more posts when a query has many
-        words (each list's next value falls slowly); this ends it once the rare words decide.
+        cursor. When those hold few posts (``limit``), meet them all and say so (True):
+        nothing else can enter. The threshold algorithm alone reads ever more posts when a
+        query has many words (each list's next value falls slowly); this ends it once the rare
+        words decide.
         """
         by_front = sorted(range(len(fronts)), key=fronts.__getitem__)
         acc = bonus_left
@@ -1562,7 +1571,7 @@ class _TopK:
             return False
         essential = by_front[k:]
         lists = self._lists
-        if sum(max(0, len(lists[j][0]) - cursor[j]) for j in essential) > MAXSCORE_LIMIT:
+        if sum(max(0, len(lists[j][0]) - cursor[j]) for j in essential) > limit:
             return False
         seen, inside = self.seen, self.scope.__contains__
         for j in essential:
