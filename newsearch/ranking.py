@@ -216,19 +216,20 @@ class WordHits:
             n = len(parts)
             got = self._np_parts = (
                 weight,
-                np.fromiter(parts.keys(), dtype=np.int64, count=n),
+                np.fromiter(parts.keys(), dtype=np.int32, count=n),
                 np.fromiter(parts.values(), dtype=np.float64, count=n),
             )
         return got[1], got[2]
 
     def count_arrays(self, np: Any) -> tuple[Any, Any]:
-        """``count`` as NumPy arrays of posts and occurrences."""
+        """``count`` as NumPy arrays of posts and occurrences (32-bit: kept with the word, for
+        many queries)."""
         if self._np_count is None:
             count = self.count
             n = len(count)
             self._np_count = (
-                np.fromiter(count.keys(), dtype=np.int64, count=n),
-                np.fromiter(count.values(), dtype=np.int64, count=n),
+                np.fromiter(count.keys(), dtype=np.int32, count=n),
+                np.fromiter(count.values(), dtype=np.int32, count=n),
             )
         return self._np_count
 
