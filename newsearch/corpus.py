@@ -80,6 +80,7 @@ __all__ = [
     "Site",
     "discover",
     "file_kind",
+    "file_path",
     "has_front_matter",
     "parse_post",
     "read_head",
@@ -392,9 +393,14 @@ class _Scan:
         if not _is_utf8_name(rel):
             self.problems.append(Problem(_display(rel), "file name is not valid UTF-8"))
             return None
-        abspath = os.path.join(self.top, *rel.split("/"))
-        self.files.append(PostFile(rel, abspath, st.st_size, st.st_mtime_ns))
+        self.files.append(PostFile(rel, file_path(self.top, rel), st.st_size, st.st_mtime_ns))
         return "file"
+
+
+def file_path(top: str, rel: str) -> str:
+    """The path on disk of the file ``rel`` (a ``PostFile.path``) under the corpus root ``top``
+    (absolute, as ``discover`` makes it): its ``PostFile.abspath``."""
+    return os.path.join(top, *rel.split("/"))
 
 
 def _is_post_name(name: str) -> bool:

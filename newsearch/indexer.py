@@ -21,9 +21,11 @@ import signal
 import stat
 import sys
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any, Literal, TypeVar
 
 from . import arguments, corpus, store
@@ -58,11 +60,91 @@ MAX_BATCH_BYTES = 16 << 20
 PROGRESS_EVERY = 25
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Job(corpus.PostFile):
     """A post file to index, with the content hash of its document in the index (None if new)."""
 
     old_sha1: str | None = None
+
+
+@dataclass(slots=True)
+class _Jobs:
+    """Post files to index, in path order, held in a few flat buffers: the paths in one string,
+    the sizes and times in arrays (some 50 bytes a file), iterated as ``_Job``.
+
+    An object a file (with its path, absolute path and numbers, some 300 bytes each with the
+    discovery's records around them) made the indexer grow with the archive: 80 MB at 144,264
+    posts. Freed as batches left, their memory stayed with the indexer all the same (the
+    allocator's arenas, refilled by the dictionaries loaded next), and every worker forked from
+    it shared those pages and copied them as it touched them. Buffers are written once and
+    never touched again (no reference count, no collector header in them): forked workers
+    share them as they are, and they go back to the system as a whole when freed.
+    """
+
+    #: The corpus root, absolute (the files' ``abspath`` is made from it: corpus.file_path).
+    root: str
+    #: Each file's path (``PostFile.path``) followed by NUL (which no path holds).
+    paths: str = ""
+    #: Where each path starts in ``paths``, and where the last one ends.
+    starts: array[int] = field(default_factory=lambda: array("q", [0]))
+    sizes: array[int] = field(default_factory=lambda: array("q"))
+    mtimes: array[int] = field(default_factory=lambda: array("q"))
+    #: position -> the content hash of the file's document in the index (changed, or redone).
+    old: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        root: str,
+        paths: list[str],
+        sizes: array[int],
+        mtimes: array[int],
+        old: dict[int, str] | None = None,
+    ) -> _Jobs:
+        """The jobs of the files ``paths`` (in this order), of these sizes and times."""
+        starts = array("q", [0])
+        for path in paths:
+            starts.append(starts[-1] + len(path) + 1)
+        joined = "\0".join(paths) + "\0" if paths else ""
+        return cls(root, joined, starts, array("q", sizes), array("q", mtimes), dict(old or {}))
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    @property
+    def bytes(self) -> int:
+        """Bytes of post files to read."""
+        return sum(self.sizes)
+
+    def __iter__(self) -> Iterator[_Job]:
+        root, sizes, mtimes, old = self.root, self.sizes, self.mtimes, self.old
+        for k, path in enumerate(self.paths.split("\0")[:-1]):
+            yield _Job(path, corpus.file_path(root, path), sizes[k], mtimes[k], old.get(k))
+
+    def part(self, begin: int, end: int) -> _Jobs:
+        """The jobs ``begin`` to ``end`` (excluded), in buffers of their own."""
+        starts = self.starts
+        base = starts[begin]
+        return _Jobs(
+            self.root,
+            self.paths[base : starts[end]],
+            array("q", [s - base for s in starts[begin : end + 1]]),
+            self.sizes[begin:end],
+            self.mtimes[begin:end],
+            {k - begin: v for k, v in self.old.items() if begin <= k < end},
+        )
+
+    def clear(self) -> None:
+        """Let go of every job (their buffers go back at once)."""
+        self.paths = ""
+        self.starts = array("q", [0])
+        self.sizes = array("q")
+        self.mtimes = array("q")
+        self.old = {}
+
+
+#: What stands for a batch once a worker has it (see _run_parallel).
+_NO_JOBS = _Jobs("")
 
 
 @dataclass
@@ -139,7 +221,7 @@ def _die_with_parent() -> None:
             _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _index_batch(batch: int, jobs: list[_Job]) -> _BatchResult:
+def _index_batch(batch: int, jobs: _Jobs) -> _BatchResult:
     storage = _worker["storage"]
     analyzer: Analyzer = _worker["analyzer"]
     tz: str = _worker["timezone"]
@@ -394,11 +476,10 @@ def _build(
     run.delete(work.removed)
     run.removed = len(work.removed)
 
-    jobs_list = work.jobs
-    total_bytes = sum(j.size for j in jobs_list)
+    total_bytes = work.jobs.bytes
     try:
-        run.announce(Progress("index", 0, len(jobs_list), 0, total_bytes))
-        _index_and_merge(run, plan, toc is None, jobs_list, jobs, site, optimize)
+        run.announce(Progress("index", 0, len(work.jobs), 0, total_bytes))
+        _index_and_merge(run, plan, toc is None, work.jobs, jobs, site, optimize)
     except BaseException as exc:
         # Nothing of this build is left but its commits: its other files go now (no worker
         # writes any more), and a full disk or an I/O error says what the index still holds.
@@ -407,7 +488,7 @@ def _build(
             raise IndexWriteError(f"{exc}; {run.what_is_kept()}") from exc
         raise
     store.ensure_marker(folder)
-    # (jobs_list is empty now: its jobs went with their batches)
+    # (work.jobs is empty now: its jobs went with their batches)
     run.announce(Progress("done", run.total, run.total, total_bytes, total_bytes))
     store.clean_up(storage, folder, *run.committed_state())
     return _report(run, plan, corpus_root, folder, jobs, total_bytes, started)
@@ -504,7 +585,7 @@ def _plan(
 class _Work:
     """The posts a build reads (new, changed, or to analyse again) and the paths it removes."""
 
-    jobs: list[_Job]
+    jobs: _Jobs
     removed: list[str]
     unchanged: int
     problems: list[Problem]
@@ -520,15 +601,25 @@ def _work(corpus_root: str, folder: str, plan: _Plan, site: corpus.Site) -> _Wor
     )
     indexed = _indexed_state(folder, plan.segments) if plan.segments else {}
     seen: set[str] = set()
-    jobs_list: list[_Job] = []
     unchanged = 0
     redo = plan.dict_update.paths if plan.dict_update is not None else frozenset()
+    paths: list[str] = []
+    sizes, mtimes = array("q"), array("q")
+    old_sha1: dict[int, str] = {}
+
+    def add(f: corpus.PostFile, sha1: str | None) -> None:
+        if sha1 is not None:
+            old_sha1[len(paths)] = sha1
+        paths.append(f.path)
+        sizes.append(f.size)
+        mtimes.append(f.mtime_ns)
+
     for f in files:
         old = indexed.get(f.path)
         if old is not None and old[1].size == f.size and old[1].mtime_ns == f.mtime_ns:
             seen.add(f.path)
             if f.path in redo:
-                jobs_list.append(_Job(f.path, f.abspath, f.size, f.mtime_ns, old[1].sha1))
+                add(f, old[1].sha1)
             else:
                 unchanged += 1
             continue
@@ -538,20 +629,23 @@ def _work(corpus_root: str, folder: str, plan: _Plan, site: corpus.Site) -> _Wor
             if not corpus.has_front_matter(corpus.read_head(f.abspath)):
                 continue
         seen.add(f.path)
-        jobs_list.append(_Job(f.path, f.abspath, f.size, f.mtime_ns, old[1].sha1 if old else None))
+        add(f, old[1].sha1 if old else None)
+    jobs = _Jobs.of(corpus_root, paths, sizes, mtimes, old_sha1)
     removed_paths = [p for p in indexed if p not in seen]
-    # What discovery found of every file is in the jobs now: its own records, the walk's lists
-    # and the set of paths go, and their memory (some 500 bytes a post file) with them.
+    # What discovery found of every file is in the jobs' buffers now: its own records, the
+    # walk's lists and the set of paths go, and their memory (some 500 bytes a post file) with
+    # them, before the dictionaries are loaded (see _Jobs).
     del files, seen
+    paths.clear()
     _give_back_memory()
-    return _Work(jobs_list, removed_paths, unchanged, list(problems), indexed, redo)
+    return _Work(jobs, removed_paths, unchanged, list(problems), indexed, redo)
 
 
 def _index_and_merge(
     run: _Run,
     plan: _Plan,
     new_index: bool,
-    jobs_list: list[_Job],
+    jobs_list: _Jobs,
     jobs: int,
     site: corpus.Site,
     optimize: bool,
@@ -874,7 +968,7 @@ def _indexed_state(folder: str, segments: list[Any]) -> dict[str, tuple[int, Fil
     return out
 
 
-def _batches(jobs_list: list[_Job], jobs: int) -> list[list[_Job]]:
+def _batches(jobs_list: _Jobs, jobs: int) -> list[_Jobs]:
     """Contiguous runs of posts (in path order) of about equal size, one per worker.
 
     Each batch becomes a segment, and fewer segments make a smaller index and faster searches;
@@ -882,21 +976,22 @@ def _batches(jobs_list: list[_Job], jobs: int) -> list[list[_Job]]:
     batches keep a worker near 170 MB, about 100 of them its own).
 
     The jobs move into the batches: ``jobs_list`` is left empty, so that the indexer holds the
-    jobs of a batch (some 250 bytes a post) only until a worker has it (see _run_parallel),
-    not the whole archive's to the end of the build.
+    jobs of a batch only until a worker has it (see _run_parallel), not the whole archive's to
+    the end of the build.
     """
     if not jobs_list:
         return []
-    total = sum(j.size for j in jobs_list)
+    total = jobs_list.bytes
     target = min(MAX_BATCH_BYTES, max(MIN_BATCH_BYTES, total // jobs + 1))
-    batches: list[list[_Job]] = [[]]
+    cuts = [0]
     size = 0
-    for job in jobs_list:
+    for k, job_size in enumerate(jobs_list.sizes):
         if size >= target:
-            batches.append([])
+            cuts.append(k)
             size = 0
-        batches[-1].append(job)
-        size += job.size
+        size += job_size
+    cuts.append(len(jobs_list))
+    batches = [jobs_list.part(a, b) for a, b in pairwise(cuts)]
     jobs_list.clear()
     return batches
 
@@ -1085,7 +1180,7 @@ class _InlineQueue:
 
 def _run_serial(
     run: _Run,
-    batches: list[list[_Job]],
+    batches: list[_Jobs],
     folder: str,
     schema: NewsearchSchema,
     site: corpus.Site | None = None,
@@ -1093,7 +1188,7 @@ def _run_serial(
     _init_worker(folder, schema, _InlineQueue(run), None, site, run.prefix)
     try:
         for i, batch in enumerate(batches):
-            batches[i] = []  # (see _batches)
+            batches[i] = _NO_JOBS  # (see _batches)
             run.accept(_index_batch(i, batch))
     finally:
         _worker.clear()
@@ -1101,7 +1196,7 @@ def _run_serial(
 
 def _run_parallel(
     run: _Run,
-    batches: list[list[_Job]],
+    batches: list[_Jobs],
     folder: str,
     schema: NewsearchSchema,
     jobs: int,
@@ -1142,7 +1237,7 @@ def _run_parallel(
                     i = waiting.pop()
                     worker.give(i, batches[i])
                     # The worker has the batch now: this process keeps nothing of it.
-                    batches[i] = []
+                    batches[i] = _NO_JOBS
                     busy[worker.conn] = worker
                 for conn in wait_for(list(busy)):
                     worker = busy[conn]
@@ -1186,8 +1281,8 @@ class _WorkerProcess:
         #: Bytes of post files given to this worker so far.
         self.spent = 0
 
-    def give(self, batch: int, jobs: list[_Job]) -> None:
-        self.spent += sum(j.size for j in jobs)
+    def give(self, batch: int, jobs: _Jobs) -> None:
+        self.spent += jobs.bytes
         self.conn.send((batch, jobs))
 
     def receive(self, run: _Run) -> _BatchResult | None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import subprocess
 import sys
 import threading
 import time
+from array import array
 from pathlib import Path
 
 import pytest
@@ -309,16 +311,16 @@ def test_workers_are_replaced_once_they_have_read_their_share_and_the_index_is_t
     log.mkdir()
     real_batch = indexer._index_batch
 
-    def logged(batch: int, jobs: list[indexer._Job]) -> indexer._BatchResult:
+    def logged(batch: int, jobs: indexer._Jobs) -> indexer._BatchResult:
         # Runs in the worker (forked: it has this function), which notes its pid.
         (log / f"{os.getpid()}-{batch}").touch()
         return real_batch(batch, jobs)
 
-    given: list[list[indexer._Job]] = []
+    given: list[list[indexer._Jobs]] = []
     sizes: list[int] = []
     real_parallel = indexer._run_parallel
 
-    def parallel(run: object, batches: list[list[indexer._Job]], *args: object) -> None:
+    def parallel(run: object, batches: list[indexer._Jobs], *args: object) -> None:
         given.extend([batches])
         sizes.extend(sum(j.size for j in b) for b in batches)
         real_parallel(run, batches, *args)  # type: ignore[arg-type]
@@ -345,7 +347,7 @@ def test_workers_are_replaced_once_they_have_read_their_share_and_the_index_is_t
     assert sum(1 for n in read.values() if sum(n) < 64 * 1024) <= 2, read
     assert max(map(len, read.values())) >= 2 and len(read) > 2, read
     # The indexer gave each batch away, and kept none of its jobs.
-    assert given and all(b == [] for b in given[0])
+    assert given and all(len(b) == 0 for b in given[0])
     r1, p1, posts1 = snapshot_results(tmp_path / "one")
     r2, p2, posts2 = snapshot_results(tmp_path / "two")
     assert p1 == p2 and len(p1) == 200
@@ -363,7 +365,7 @@ def test_a_worker_that_dies_or_fails_stops_the_build_and_the_index_keeps_its_las
     monkeypatch.setattr(indexer, "WORKER_BYTES", 64 * 1024)
     real_batch = indexer._index_batch
 
-    def failing(batch: int, jobs: list[indexer._Job]) -> indexer._BatchResult:
+    def failing(batch: int, jobs: indexer._Jobs) -> indexer._BatchResult:
         if batch == 5:  # in the worker: a crash, or a bug
             if how == "dies":
                 os._exit(3)
@@ -394,12 +396,24 @@ def test_a_worker_that_dies_or_fails_stops_the_build_and_the_index_keeps_its_las
 def test_batches_take_the_jobs_out_of_the_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(indexer, "MIN_BATCH_BYTES", 10_000)
     monkeypatch.setattr(indexer, "MAX_BATCH_BYTES", 10_000)
-    jobs = [indexer._Job(f"p{i}.md", f"/c/p{i}.md", 1000 + i, 0) for i in range(50)]
+    names = [f"p{i}.md" if i % 7 else f"新闻/p {i}.md" for i in range(50)]
+    sizes = array("q", [1000 + i for i in range(50)])
+    jobs = indexer._Jobs.of("/c", names, sizes, array("q", range(50)), {3: "a" * 40, 47: "b" * 40})
     kept = list(jobs)
+    assert [(j.path, j.size, j.mtime_ns) for j in kept] == list(
+        zip(names, sizes, range(50), strict=True)
+    )
+    assert kept[12].abspath == os.path.join("/c", "p12.md")
+    assert kept[14].abspath == os.path.join("/c", "新闻", "p 14.md")
+    assert [j.old_sha1 for j in kept if j.old_sha1] == ["a" * 40, "b" * 40]
+    assert kept[3].old_sha1 == "a" * 40 and kept[47].old_sha1 == "b" * 40
+    assert jobs.bytes == sum(sizes)
     batches = indexer._batches(jobs, 2)
-    assert jobs == []  # the indexer holds each job once, in its batch
+    assert len(jobs) == 0 and list(jobs) == []  # the indexer holds each job once, in its batch
     assert [j for b in batches for j in b] == kept
     assert [len(b) for b in batches] == [10] * 5
+    # A batch travels to its worker whole (pickled through the pipe).
+    assert list(pickle.loads(pickle.dumps(batches[4]))) == kept[40:]
 
 
 def test_two_jobs_with_default_batches_and_an_update(xwlb_200: Path, tmp_path: Path) -> None:
