@@ -87,12 +87,7 @@ def merge_segments(
             if helper is not None and split is not None:
                 path = os.path.join(storage.folder, out.segment.make_filename(TAIL_EXT))
                 tail = _PastedTail(helper(SPLIT_FIELD, split, path), path, storage.folder)
-            sources = [v.readings() for v in views]
-            out.readings.carry(sources)
-            docmaps = merge_documents(out, views, sources)
-            # Their titles are copied and their readings carried: the decoded files (some 18 MB
-            # a segment of 10,000 posts) would otherwise stay for the rest of the merge.
-            del sources
+            docmaps = merge_documents(out, views, readings=True)
             source = postings_source(views, docmaps)
             if tail is not None and split is not None:
                 out.write_postings(_before(source, SPLIT_FIELD, split), tail)
@@ -114,15 +109,21 @@ def merge_segments(
 
 
 def merge_documents(
-    out: SegmentWriter, views: list[SegmentView], sources: list[Any] | None = None
+    out: SegmentWriter, views: list[SegmentView], readings: bool = False
 ) -> list[DocMap]:
     """Copy every live document's stored record, lengths and columns, in order; per view, its
-    old -> new docnums. ``sources``: the views' readings (``SegmentView.readings``), whose
-    titles go to the new segment's readings."""
+    old -> new docnums. ``readings``: the views' readings files are carried into the new
+    segment's (``ReadingsWriter.carry``), their titles with them.
+
+    The readings files are decoded one at a time, each dropped once its segment's documents are
+    copied: a decoded file is some 18 MB for a segment of 10,000 posts, and all of a merge's at
+    once were most of its memory (and left it fragmented for the rest of the merge)."""
     docmaps: list[DocMap] = []
     n = out.count
-    for vi, view in enumerate(views):
-        source_readings = sources[vi] if sources is not None else None
+    for view in views:
+        source_readings = view.readings() if readings else None
+        if source_readings is not None:
+            out.readings.carry([source_readings])
         titles = (
             dict(zip(source_readings.title_docs, source_readings.titles, strict=True))
             if source_readings is not None
@@ -158,6 +159,7 @@ def merge_documents(
             if n % RELEASE_EVERY == 0:
                 view.files.source.release()
         view.files.source.release()
+        del source_readings, titles
     return docmaps
 
 
