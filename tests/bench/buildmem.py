@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmark import _mem, _tree  # noqa: E402
+from benchmark import _tree  # noqa: E402
 
 BUILD = textwrap.dedent(
     """
@@ -39,9 +39,21 @@ BUILD = textwrap.dedent(
 )
 
 
-def _private(pid: int) -> int:
-    """Bytes of the pages only ``pid`` maps (its USS)."""
-    return _mem(pid, "Private_Clean:", "smaps_rollup") + _mem(pid, "Private_Dirty:", "smaps_rollup")
+def _sizes(pid: int) -> tuple[int, int]:
+    """PSS of ``pid`` and the bytes of the pages only it maps (its USS), from one reading of its
+    memory map (two readings may fall on either side of a worker's end); (0, 0) once it is
+    gone."""
+    pss = private = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1]) * 1024
+                elif line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    private += int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return pss, private
 
 
 def main() -> int:
@@ -49,7 +61,13 @@ def main() -> int:
     parser.add_argument("corpus", type=Path)
     parser.add_argument("index", type=Path, help="removed first")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--every", type=float, default=0.5, help="seconds between samples")
+    parser.add_argument(
+        "--every",
+        type=float,
+        default=0.05,
+        help="seconds between samples (benchmark.TreeMemory samples every 0.02: a coarser step "
+        "misses the moments when both workers write at once)",
+    )
     args = parser.parse_args()
     shutil.rmtree(args.index, ignore_errors=True)
     start = time.time()
@@ -71,9 +89,9 @@ def main() -> int:
     own: list[dict[int, int]] = []
     while proc.poll() is None:
         phase, done, total = state
-        pids = _tree(proc.pid)
-        pss = {p: _mem(p, "Pss:", "smaps_rollup") for p in pids}
-        own.append({p: _private(p) for p in pids})
+        sizes = {p: _sizes(p) for p in _tree(proc.pid)}
+        pss = {p: v[0] for p, v in sizes.items() if v[0]}
+        own.append({p: v[1] for p, v in sizes.items() if v[0]})
         samples.append((time.time() - start, f"{phase} {done}/{total}", sum(pss.values()), pss))
         time.sleep(args.every)
     if proc.returncode:
