@@ -8,7 +8,9 @@ posting lists grow four times and the vocabulary grows as an archive's does (new
 and the words around them). For each archive the script prints the build (wall time, posts/s,
 peak PSS of the whole process tree, index size), warm search latency over ``benchmark.QUERIES``
 with snippets, and the cold start of the whole ``newsearch search`` command, then the 4×/1× ratio
-of each with the targets of the project. Run by hand (about 15 minutes on 2 cores):
+of each with the targets of the project. Builds and warm runs go in the order 1×, 4×, 4×, 1×
+(``--passes 2``) so that a shared machine's drift in speed cancels out of the ratios; cold
+commands alternate 1× and 4×. Run by hand (about 25 minutes on 2 cores):
 
     .venv/bin/python tests/bench/scale.py                        # everything, in a temp folder
     .venv/bin/python tests/bench/scale.py --cache /tmp/ns-scale  # keep corpora and indexes
@@ -209,6 +211,29 @@ def build(corpus: Path, index: Path, jobs: int) -> dict[str, float]:
     }
 
 
+def _abba(keys: list[str], passes: int) -> list[str]:
+    """``passes`` passes over ``keys``, every other one backwards: 1x 4x 4x 1x."""
+    return [k for p in range(passes) for k in (keys if p % 2 == 0 else keys[::-1])]
+
+
+def _pooled(
+    runs: dict[str, list[dict[str, object]]],
+    order: list[str],
+    indexes: dict[str, Path],
+    rounds: int,
+) -> dict[str, dict[str, object]]:
+    """The warm runs in ``order``, each index's rounds pooled; the first run after opening, the
+    opening time and the index's counts from its first run."""
+    for key in order:
+        runs[key].append(warm(indexes[key], rounds))
+    out: dict[str, dict[str, object]] = {}
+    for key, done in runs.items():
+        first = dict(done[0])
+        first["warm"] = [r for d in done for r in d["warm"]]  # type: ignore[attr-defined]
+        out[key] = first
+    return out
+
+
 def warm(index: Path, rounds: int) -> dict[str, object]:
     queries = json.dumps(QUERIES, ensure_ascii=False)
     _, _, out = run_measured([sys.executable, "-c", WARM, str(index), queries, str(rounds)])
@@ -286,7 +311,7 @@ def report(
     row("posts", sizes["1x"][0], sizes["4x"][0], ",d")
     row("post files, MB", sizes["1x"][1] / 1e6, sizes["4x"][1] / 1e6, ",.1f")
     if one and four:
-        row("build, wall s", one["wall"], four["wall"], ",.1f")
+        row("build, wall s (mean of the passes)", one["wall"], four["wall"], ",.1f")
         row(
             "build, posts/s",
             one["posts"] / one["wall"],
@@ -346,6 +371,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--rounds", type=int, default=3, help="warm rounds of the query list")
     parser.add_argument("--cold-runs", type=int, default=7, help="runs of each cold query")
+    parser.add_argument(
+        "--passes", type=int, default=2, help="builds and warm runs of each archive, ABBA order"
+    )
     args = parser.parse_args()
     if args.reuse and args.cache is None:
         parser.error("--reuse needs --cache")
@@ -359,15 +387,30 @@ def main() -> int:
         corpora = dict(zip(("1x", "4x"), prepare(cache), strict=True))
         sizes = {k: count_posts(c) for k, c in corpora.items()}
         indexes = {k: cache / f"index-{k}" for k in corpora}
+        # The archives in the order 1x, 4x, 4x, 1x (each measure twice, --passes 2): a shared
+        # machine's speed drifts over minutes (a CPU loop took 0.19 s, then 0.35 s, within an
+        # hour), and one after the other would put the drift into the ratio; the two orders
+        # cancel a steady drift. Builds: the mean time and the higher peak; warm: every round.
+        order = _abba(list(corpora), args.passes)
         builds: dict[str, dict[str, float] | None] = {}
-        for key, corpus in corpora.items():
+        runs: dict[str, list[dict[str, float]]] = {k: [] for k in corpora}
+        for key in order:
             if args.reuse and (indexes[key] / "NEWSEARCH").exists():
                 builds[key] = None
                 continue
             print(f"building the {key} archive ({sizes[key][0]:,} posts) ...", flush=True)
-            builds[key] = build(corpus, indexes[key], args.jobs)
-            print(f"  {builds[key]['wall']:.1f} s", flush=True)  # type: ignore[index]
-        searches = {k: warm(i, args.rounds) for k, i in indexes.items()}
+            runs[key].append(build(corpora[key], indexes[key], args.jobs))
+            print(f"  {runs[key][-1]['wall']:.1f} s", flush=True)
+        for key, done in runs.items():
+            if done:
+                builds[key] = {
+                    "wall": statistics.mean(r["wall"] for r in done),
+                    "pss": max(r["pss"] for r in done),
+                    "rss": max(r["rss"] for r in done),
+                    "posts": done[0]["posts"],
+                    "walls": [r["wall"] for r in done],  # type: ignore[dict-item]
+                }
+        searches = _pooled({k: [] for k in corpora}, order, indexes, args.rounds)
         colds = cold(indexes, args.cold_runs)
         ok = report(sizes, builds, indexes, searches, colds)
     print("\nall targets met" if ok else "\nsome targets missed")
