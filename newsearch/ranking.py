@@ -99,6 +99,9 @@ GIVE_UP_MIN = 4096
 #: The share when the fallback runs in NumPy arrays (``_dense_bounds_np``): it then costs
 #: about as much as meeting this share of the scope a post at a time.
 GIVE_UP_SHARE_NUMPY = 0.03
+#: With the fallback in NumPy arrays, a large scope with more sorted lists than this (words
+#: and near pairs) goes to the fallback at once.
+TA_MAX_LISTS_NUMPY = 12
 #: The fallback by bounds scores a scope of at least this many posts into lists indexed by post
 #: (a list's item is cheaper to add to than a dictionary's).
 DENSE_MIN = 4096
@@ -1147,6 +1150,14 @@ class Ranker:
         """
         scope = self.docs if members is None else members
         top = _TopK(self, scope, need)
+        if (
+            len(scope) >= GIVE_UP_MIN
+            and len(top._lists) > TA_MAX_LISTS_NUMPY
+            and _numpy() is not None
+        ):
+            # Many lists over a large scope: the threshold algorithm would give up (their
+            # next values fall slowly), and the fallback in arrays costs less than trying.
+            return self._top_by_bounds(scope, need, level)
         if not top.run():
             return self._top_by_bounds(scope, need, level, top.resolved, top.theta())
         ts = self.snap.numeric_column("date_ts")
