@@ -1149,15 +1149,17 @@ class Ranker:
         Nothing here depends on what a term is beyond its weight and its ``WordHits``.
         """
         scope = self.docs if members is None else members
-        top = _TopK(self, scope, need)
+        live, pairs = _TopK.sources(self)
         if (
             len(scope) >= GIVE_UP_MIN
-            and len(top._lists) > TA_MAX_LISTS_NUMPY
+            and len(live) + len(pairs) > TA_MAX_LISTS_NUMPY
             and _numpy() is not None
         ):
             # Many lists over a large scope: the threshold algorithm would give up (their
-            # next values fall slowly), and the fallback in arrays costs less than trying.
+            # next values fall slowly), and the fallback in arrays costs less than trying
+            # (or than sorting its lists).
             return self._top_by_bounds(scope, need, level)
+        top = _TopK(self, scope, need)
         if not top.run():
             return self._top_by_bounds(scope, need, level, top.resolved, top.theta())
         ts = self.snap.numeric_column("date_ts")
@@ -1378,20 +1380,25 @@ def _add_term(t: Term, scope: set[int], out: dict[int, float]) -> None:
 class _TopK:
     """The state of one run of ``Ranker._top_in``."""
 
+    @staticmethod
+    def sources(ranker: Ranker) -> tuple[list[int], list[tuple[int, int]]]:
+        """What the sorted lists are of: the terms that weigh something, the near pairs."""
+        live = [i for i, t in enumerate(ranker.model.terms) if t.weight > 0.0]
+        return live, ranker._pairs() if PROXIMITY_WEIGHT > 0.0 else []
+
     def __init__(self, ranker: Ranker, scope: set[int], need: int):
         self.ranker = ranker
         self.scope = scope
         self.need = need
         model = ranker.model
         terms = model.terms
-        live = [i for i, t in enumerate(terms) if t.weight > 0.0]
+        live, pairs = self.sources(ranker)
         self._parts = [terms[i].hits.parts(terms[i].weight) for i in live]
         self._literal = [
             (ki, kw.match.exact, kw.match.maybe, kw.literal)
             for ki, kw in enumerate(model.keywords)
             if kw.literal > 0.0
         ]
-        pairs = ranker._pairs() if PROXIMITY_WEIGHT > 0.0 else []
         top = K1 + 1.0
         self._near = [
             (
