@@ -157,8 +157,7 @@ def short_words_for(dictionary: str, folder: str | None = None) -> frozenset[str
                 return got
     except (OSError, UnicodeDecodeError):
         pass
-    with open(dictionary, encoding="utf-8") as fh:
-        words = frozenset(w for w in (ln.split(" ", 1)[0] for ln in fh) if 2 <= len(w) <= 3)
+    words = frozenset(w for w, _f in _read_dictionary(dictionary) if 2 <= len(w) <= 3)
     try:
         head = _SHORT_MAGIC + b"%d\n" % len(words)
         _write_atomically(target, head + "\n".join(sorted(words)).encode())
