@@ -154,22 +154,33 @@ def _parts(index: Path) -> dict[str, bytes]:
     }
 
 
+def _index_to_optimize(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, posts: int
+) -> tuple[Path, Path]:
+    """The first ``posts`` bundled 新闻联播 posts, indexed in small batches (several segments),
+    and every merge of this test cut in two processes however small (the corpus, the index)."""
+    from newsearch.store import merge
+
+    corpus, index = tmp_path / "posts", tmp_path / "index"
+    copy_posts(ROOT / "corpus" / "xinwenlianbo", corpus, first=posts)
+    monkeypatch.setattr(indexer, "MIN_BATCH_BYTES", 1)
+    monkeypatch.setattr(indexer, "MAX_BATCH_BYTES", 60_000)
+    build(corpus, index, jobs=2)
+    monkeypatch.setattr(merge, "MIN_SPLIT_POSTS", 0)  # the merges are small
+    return corpus, index
+
+
 def test_optimize_on_two_cores_writes_the_segment_one_process_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from newsearch.store import merge
 
-    corpus, base = tmp_path / "posts", tmp_path / "base"
-    copy_posts(ROOT / "corpus" / "xinwenlianbo", corpus, first=120)
-    monkeypatch.setattr(indexer, "MIN_BATCH_BYTES", 1)
-    monkeypatch.setattr(indexer, "MAX_BATCH_BYTES", 60_000)
-    build(corpus, base, jobs=2)
+    corpus, base = _index_to_optimize(tmp_path, monkeypatch, 120)
     for name in sorted(p.name for p in corpus.iterdir())[:5]:  # deleted documents too
         (corpus / name).unlink()
     build(corpus, base)
     with open_index(base) as ix:
         assert ix.info().segments >= 3
-    monkeypatch.setattr(merge, "MIN_SPLIT_POSTS", 0)  # the merge is small
     splits: list[bytes | None] = []
     split_term = merge._split_term
 
@@ -202,13 +213,8 @@ def test_a_failure_in_the_second_process_of_optimize_keeps_the_last_commit(
     from newsearch.errors import IndexWriteError
     from newsearch.store import merge
 
-    corpus, index = tmp_path / "posts", tmp_path / "index"
-    copy_posts(ROOT / "corpus" / "xinwenlianbo", corpus, first=60)
-    monkeypatch.setattr(indexer, "MIN_BATCH_BYTES", 1)
-    monkeypatch.setattr(indexer, "MAX_BATCH_BYTES", 60_000)
-    build(corpus, index, jobs=2)
+    corpus, index = _index_to_optimize(tmp_path, monkeypatch, 60)
     before = sorted(p.name for p in index.iterdir())
-    monkeypatch.setattr(merge, "MIN_SPLIT_POSTS", 0)
     write_tail = merge.write_tail
 
     def full_disk(*args: object) -> merge.Tail:
