@@ -773,86 +773,79 @@ class Ranker:
                     out.setdefault(d, []).append(ki)
             return out
 
-        upper = known_v + bound_v
         scope = np.fromiter(docs, dtype=np.int64, count=len(docs))
+        # From here on, arrays over the scope's posts (in the order of ``scope``).
+        known_s = known_v[scope]
+        bound_s = bound_v[scope]
+        upper = known_s + bound_s
         first: dict[int, float] = {}
         if floor == -math.inf:
             k = min(_first(need), len(scope))
-            best = scope[np.argpartition(-upper[scope], k - 1)[:k]] if k < len(scope) else scope
-            first_docs = best.tolist()
+            at = np.argpartition(-upper, k - 1)[:k] if k < len(scope) else slice(None)
+            first_docs = scope[at].tolist()
             first_pending = _Pending(literal=literal_of(first_docs), proximity=set(first_docs))
             first = self._resolve(first_docs, first_pending)
-            kv = known_v[best].tolist()
+            kv = known_s[at].tolist()
             floor = heapq.nlargest(
                 need, (v + first[d] for d, v in zip(first_docs, kv, strict=True))
             )[-1]
         floor = _below(floor)
-        terms = self.model.terms
-        caps = self._caps()
-        involved = sorted({i for p in self._pairs() for i in p}) if PROXIMITY_WEIGHT > 0 else []
-        held_v = np.zeros(size, dtype=np.int64)
-        for i in involved:
-            held_v[terms[i].hits.count_arrays(np)[0]] += 1
-        last = len(caps)
-        capped = np.array(
-            [caps[m] if m < last else caps[-1] for m in range(int(held_v.max(initial=0)) + 1)]
-        )
-        upper += capped[held_v]
-        in_scope = np.zeros(size, dtype=bool)
-        in_scope[scope] = True
-        kept_mask = (upper >= floor) & in_scope
-        kept_arr = np.flatnonzero(kept_mask)
-        kept_list = kept_arr.tolist()
+        # Each post's near pairs bounded as the pending parts will be (not by how many of
+        # their words it holds, as ``_dense_bounds`` does): the same posts reach the floor in
+        # the end, and far fewer are kept to look at one by one (a long question of common
+        # words: 18,415 of 78,944 posts by the held words' caps, 3,542 this way).
+        near = self._proximity_arrays(np, size, scope)
+        if near is not None:
+            upper += near[0]
+        keep = upper >= floor
+        kept_list = scope[keep].tolist()
         kept = set(kept_list)
-        known = dict(zip(kept_list, known_v[kept_arr].tolist(), strict=True))
+        known = dict(zip(kept_list, known_s[keep].tolist(), strict=True))
         literal = literal_of(kept)
         lit = list(literal)
         pending = _Pending(dict(zip(lit, bound_v[lit].tolist(), strict=True)), literal)
-        self._add_proximity_np(np, pending, kept_mask, involved)
+        if near is not None:
+            prox, held = near
+            where = held & keep
+            docs_near = scope[where].tolist()
+            pending.proximity.update(docs_near)
+            bound = pending.bound
+            get = bound.get
+            for d, v in zip(docs_near, prox[where].tolist(), strict=True):
+                bound[d] = get(d, 0.0) + v
         return known, pending, kept, first
 
-    def _add_proximity_np(self, np: Any, pending: _Pending, kept: Any, involved: list[int]) -> None:
-        """``_add_proximity`` in arrays (``kept``: a mask of the posts): the pairs' bounds added
-        pair by pair, in the order of ``_proximity_bounds``, from the same floats."""
+    def _proximity_arrays(self, np: Any, size: int, scope: Any) -> tuple[Any, Any] | None:
+        """``_proximity_bounds`` of the posts ``scope`` (an array) in arrays of them: per post
+        the bound of its near pairs (added pair by pair in the same order, from the same
+        floats: a pair a post does not hold adds 0.0) and whether it holds both words of any
+        pair. None: no near pairs."""
         pairs = self._pairs()
         if not pairs or PROXIMITY_WEIGHT <= 0.0:
-            return
+            return None
         terms = self.model.terms
-        size = len(kept)
-        dense: dict[int, tuple[Any, Any]] = {}
-        for i in involved:
+        counts: dict[int, Any] = {}
+        full = np.zeros(size, dtype=np.int32)
+        for i in sorted({i for p in pairs for i in p}):
             keys, values = terms[i].hits.count_arrays(np)
-            count = np.zeros(size, dtype=np.int64)
-            count[keys] = values
-            has = np.zeros(size, dtype=bool)
-            has[keys] = True
-            dense[i] = (count, has)
-        prox = np.zeros(size)
-        held = np.zeros(size, dtype=bool)
+            full[keys] = values  # (a word's count is at least 1 where it has positions)
+            counts[i] = full[scope]
+            full[keys] = 0
+        prox = np.zeros(len(scope))
+        held = np.zeros(len(scope), dtype=bool)
         k1, top = K1, K1 + 1.0
         for a, b in pairs:
-            (ca, ha), (cb, hb) = dense[a], dense[b]
             scale = PROXIMITY_WEIGHT * min(terms[a].weight, terms[b].weight) * top
-            both = ha & hb & kept
-            n = np.minimum(ca[both], cb[both]).astype(np.float64)
-            prox[both] += scale * n / (n + k1)  # as _proximity_bounds: saturate(n), inlined
-            held |= both
-        where = np.flatnonzero(held)
-        docs = where.tolist()
-        pending.proximity.update(docs)
-        bound = pending.bound
-        get = bound.get
-        for d, v in zip(docs, prox[where].tolist(), strict=True):
-            bound[d] = get(d, 0.0) + v
+            n = np.minimum(counts[a], counts[b])
+            held |= n > 0
+            n = n.astype(np.float64)
+            prox += scale * n / (n + k1)  # as _proximity_bounds: saturate(n), inlined
+        return prox, held
 
     def _pairs(self) -> list[tuple[int, int]]:
         return [(a, b) for kw in self.model.keywords for a, b in kw.pairs]
 
-    def _caps(self) -> list[float]:
-        """The ``caps`` of ``_pair_caps``."""
-        return self._pair_caps(held=False)[1]
-
-    def _pair_caps(self, held: bool = True) -> tuple[dict[int, int], list[float]]:
+    def _pair_caps(self) -> tuple[dict[int, int], list[float]]:
         """Per post, how many words of the near pairs it holds (``m``, counted once per term,
         never fewer than it holds), and per ``m`` the most the near pairs of a post holding
         ``m`` of them can add (the last value for any larger ``m``): its ``m`` words make at
@@ -870,8 +863,8 @@ class Ranker:
                 key = (min(a, b), max(a, b))
                 edges[key] = edges.get(key, 0.0) + v
         involved = sorted({i for p in pairs for i in p})
-        holding: dict[int, int] = (
-            Counter(chain.from_iterable(terms[i].hits.count for i in involved)) if held else {}
+        holding: dict[int, int] = Counter(
+            chain.from_iterable(terms[i].hits.count for i in involved)
         )
         weights = sorted(edges.values(), reverse=True)
         caps = [0.0]
