@@ -378,3 +378,36 @@ def test_pieces_of_many_ways_are_narrowed_by_their_cheapest_characters(
     # The narrowing ran, and narrowed by characters (not by nothing) in most of the pieces.
     assert len(narrowed) >= 40
     assert sum(1 for n in narrowed if n >= 0) >= 30
+
+
+def test_literal_checks_on_the_stored_text_agree_with_the_normalised_text(
+    ix: SearchIndex, small: Corpus
+) -> None:
+    # A few candidates are checked on the stored text: a Han piece found there as it is needs
+    # no normalising of the whole field, any other is looked for in the normalised field (a
+    # piece across a comma, a line break or a space). Pieces drawn from the token strings
+    # (so many of them span separators of the stored text), checked on posts that hold them
+    # and posts that do not, against the token strings of ``read_corpus``.
+    matcher = ix._matcher
+    snap = matcher.snap
+    by_path = {snap.stored(d, text=False).get("path"): d for d in range(snap.doc_count_all)}
+    rng = random.Random(1524)
+    posts = [p for p in small.posts if len(small.token_strings[p.path][1]) > 40]
+    spanning = checked = 0
+    for _ in range(150):
+        post = rng.choice(posts)
+        text = small.token_strings[post.path][1]
+        k = rng.randint(2, 8)
+        i = rng.randrange(len(text) - k)
+        piece = text[i : i + k]
+        if not _HAN.fullmatch(piece):
+            continue
+        spanning += piece not in post.text
+        docs = {by_path[post.path]} | {by_path[rng.choice(small.posts).path] for _ in range(30)}
+        want = {d for d in docs if piece in matcher.token_string(d, "text")}
+        assert matcher.verify("text", piece, docs) == want, piece
+        assert by_path[post.path] in want
+        checked += 1
+    assert checked >= 100
+    # Pieces that only the normalised text holds were checked too.
+    assert spanning >= 5
