@@ -172,6 +172,20 @@ def _pack(docs: Collection[int]) -> Posts:
     return array("i", sorted(docs))
 
 
+def _holds(posts: Posts, d: int) -> bool:
+    if isinstance(posts, frozenset):
+        return d in posts
+    i = bisect_left(posts, d)
+    return i < len(posts) and posts[i] == d
+
+
+def _among(docs: set[int], posts: Posts) -> set[int]:
+    """The posts of ``docs`` in ``posts`` (looked up one by one when ``docs`` are few)."""
+    if isinstance(posts, array) and len(docs) * 16 < len(posts):
+        return {d for d in docs if _holds(posts, d)}
+    return docs.intersection(posts)
+
+
 def _unpack(docs: Posts) -> frozenset[int]:
     return docs if isinstance(docs, frozenset) else frozenset(docs)
 
@@ -543,20 +557,23 @@ class Matcher:
         if not docs:
             return set()
         kept = self._kept_literal(field, piece) if piece else None
-        plan = kept.plan if kept is not None else None
-        if kept is not None and plan is not None and len(docs) > _TEXT_CHECK_MAX:
-            if len(docs) * 4 < len(kept.maybe) and (field, piece) not in self._verified:
-                return self._positions(field, plan, docs)
-            # Most candidates asked for (a piece across words that makes posts match): all of
-            # them checked once, kept for the next query. A post that is not a candidate does
-            # not hold the piece in this field, unless within a word (``exact``, not asked).
-            found = _remember(
-                self._verified,
-                (field, piece),
-                512,
-                lambda: _pack(self._positions(field, plan, set(kept.maybe))),
-            )
-            return docs.intersection(found)
+        if kept is not None and kept.plan is not None:
+            key, plan, maybe = (field, piece), kept.plan, kept.maybe
+            if len(docs) > _TEXT_CHECK_MAX:
+                if len(docs) * 4 < len(maybe) and key not in self._verified:
+                    return self._positions(field, plan, docs)
+                # Most candidates asked for (a piece across words that makes posts match):
+                # all of them checked once, kept for the next query. A post that is not a
+                # candidate does not hold the piece in this field, unless within a word
+                # (``exact``, not asked).
+                return _among(docs, self._split_holders(key, kept))
+            if (key in self._verified or len(docs) * 4 >= len(maybe)) and all(
+                _holds(maybe, d) for d in docs
+            ):
+                # A few candidates of few, or of a piece checked before: all of them on
+                # positions too (a few microseconds a post, against a hundred or more for
+                # normalising a stored text).
+                return _among(docs, self._split_holders(key, kept))
         if _all_han(piece) and self.analyzer.normalize(piece) == piece:
             # A post whose stored field has the piece as it is holds it: normalising maps
             # one character to one, the piece's own characters to themselves, and drops no
@@ -564,6 +581,17 @@ class Matcher:
             found = {d for d in docs if piece in (self.snap.stored(d).get(field) or "")}
             return found | {d for d in docs - found if piece in self.token_string(d, field)}
         return {d for d in docs if piece in self.token_string(d, field)}
+
+    def _split_holders(self, key: tuple[str, str], kept: _KeptLiteral) -> Posts:
+        """The candidates of a piece (``key``: field, piece) that hold it, checked once."""
+        plan = kept.plan
+        assert plan is not None
+        return _remember(
+            self._verified,
+            key,
+            512,
+            lambda: _pack(self._positions(key[0], plan, set(kept.maybe))),
+        )
 
     def _positions(self, field: str, plan: _Plan, docs: set[int]) -> set[int]:
         """The exact check of split matches: (post, position) keys packed into ints."""
