@@ -567,13 +567,18 @@ class Matcher:
                 # candidate does not hold the piece in this field, unless within a word
                 # (``exact``, not asked).
                 return _among(docs, self._split_holders(key, kept))
-            if (key in self._verified or len(docs) * 4 >= len(maybe)) and all(
-                _holds(maybe, d) for d in docs
-            ):
-                # A few candidates of few, or of a piece checked before: all of them on
-                # positions too (a few microseconds a post, against a hundred or more for
-                # normalising a stored text).
-                return _among(docs, self._split_holders(key, kept))
+            if all(_holds(maybe, d) for d in docs):
+                if key in self._verified or len(docs) * 4 >= len(maybe):
+                    # A few candidates of few, or of a piece checked before: all of them on
+                    # positions too (a few microseconds a post, against 30-250 for reading
+                    # and normalising a stored text).
+                    return _among(docs, self._split_holders(key, kept))
+                if sum(len(terms) for terms in plan.edges.values()) < 2 * len(docs):
+                    # On positions, a piece costs about 50-100 microseconds a term of its
+                    # ways (their postings looked up), a post little more: fewer terms than
+                    # twice the posts cost less than the posts' texts (measured at 144,264
+                    # posts on the pieces of the benchmark's questions).
+                    return self._positions(field, plan, docs)
         if _all_han(piece) and self.analyzer.normalize(piece) == piece:
             # A post whose stored field has the piece as it is holds it: normalising maps
             # one character to one, the piece's own characters to themselves, and drops no

@@ -1607,9 +1607,8 @@ class _TopK:
                 # One keyword, no post to check: the posts left score its bonus, all alike;
                 # only the first ``need`` by date and path can enter.
                 _ki, exact, _maybe, _bonus = large[0]
-                ts = self.ranker.snap.numeric_column("date_ts")
                 left = [d for d in exact if d not in seen and d in scope]
-                for d in in_order(self.ranker.snap, left, need, lambda d: -ts[d]):
+                for d in sort_by_date(self.ranker.snap, left, need, newest=True):
                     self.meet(d)
             else:
                 for _ki, exact, maybe, _bonus in large:
@@ -1618,9 +1617,8 @@ class _TopK:
                             self.meet(d)
         if len(seen) < len(scope) and not self.theta() > _above(0.0):
             # Fewer posts with a score than wanted: the others score 0, all alike.
-            ts = self.ranker.snap.numeric_column("date_ts")
             left = [d for d in scope if d not in seen]
-            for d in in_order(self.ranker.snap, left, need, lambda d: -ts[d]):
+            for d in sort_by_date(self.ranker.snap, left, need, newest=True):
                 self.meet(d)
 
 
@@ -1676,17 +1674,25 @@ def _nearness(pa: list[int], pb: list[int]) -> float:
 
 
 def in_order(
-    snap: Snapshot, docs: Iterable[int], wanted: int | None, key: Callable[[int], Any]
+    snap: Snapshot,
+    docs: Iterable[int],
+    wanted: int | None,
+    key: Callable[[int], Any],
+    smallest: Callable[[int], list[int]] | None = None,
 ) -> list[int]:
     """The first ``wanted`` of ``docs`` (all of them when None) by ``key``, then by path, the
-    final tie-breaker: paths are read only for posts whose keys tie."""
+    final tie-breaker: paths are read only for posts whose keys tie. ``smallest(n)``: the
+    first ``n`` of ``docs`` by ``key`` (ties in any order), if the caller has a faster way."""
     if wanted is None:
         head = sorted(docs, key=key)
     else:
         pool = docs if isinstance(docs, (list, set, frozenset)) else list(docs)
         take = wanted + 16
         while True:
-            head = heapq.nsmallest(take, pool, key=key)
+            if smallest is not None:
+                head = smallest(take)
+            else:
+                head = heapq.nsmallest(take, pool, key=key)
             # Complete when every post whose key ties with the last wanted one is in: the
             # list ends before ``take`` or on a greater key.
             if len(head) < take or key(head[-1]) != key(head[wanted - 1]):
@@ -1716,7 +1722,32 @@ def sort_by_date(
         key: Any = lambda d: -ts[d]  # noqa: E731
     else:
         key = lambda d: ts[d] if ts[d] != NO_DATE else 2**62  # noqa: E731
-    return in_order(snap, docs, wanted, key)
+    np = _numpy()
+    pool = docs if isinstance(docs, (list, set, frozenset)) else list(docs)
+    if np is None or wanted is None or len(pool) < DENSE_MIN:
+        return in_order(snap, pool, wanted, key)
+    # Many posts (a single common word's, all alike but for their dates): the first of them
+    # picked in arrays of the same keys.
+    keys = snap.memo(("date keys", newest), lambda: _date_keys(np, ts, newest))
+
+    def smallest(n: int) -> list[int]:
+        posts = np.fromiter(pool, dtype=np.int64, count=len(pool))
+        values = keys[posts]
+        if n < len(posts):
+            part = np.argpartition(values, n - 1)[:n]
+            posts, values = posts[part], values[part]
+        out: list[int] = posts[np.argsort(values, kind="stable")].tolist()
+        return out
+
+    return in_order(snap, pool, wanted, key, smallest)
+
+
+def _date_keys(np: Any, ts: array[int], newest: bool) -> Any:
+    """``sort_by_date``'s key of every post, in an array."""
+    values = np.frombuffer(ts, dtype=np.int64) if ts.itemsize == 8 else np.array(ts, np.int64)
+    if newest:
+        return -values
+    return np.where(values == NO_DATE, 2**62, values)
 
 
 # --- similar posts -----------------------------------------------------------------------------

@@ -857,3 +857,47 @@ def test_bundled_corpus_question_and_filters(bundled_index: Path) -> None:
         for hit in res.hits:
             assert hit.date is not None and (hit.date.month, hit.date.year) == (5, 2022)
             assert hit.date.day >= 20
+
+
+def test_date_orders_picked_in_arrays_are_the_sorted_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Many posts of one query are sorted by date in NumPy arrays (from a process's second
+    # search on, above ranking.DENSE_MIN posts: forced here for a small corpus): every page
+    # must be the slice of the whole order that Python's sort gives, with posts of the same
+    # date in path order and undated posts last, both ways. ``经济 -会议`` without other words
+    # ranks by date too: its posts all score alike.
+    import importlib
+
+    from newsearch import ranking
+
+    importlib.import_module("numpy")
+    assert ranking._numpy() is not None
+    corpus = tmp_path / "corpus"
+    days = ["2021-03-01", "2022-05-27", "2022-05-27", "2020-01-09", "2022-05-27", None]
+    for i in range(30):
+        day = days[(i * 7) % len(days)]
+        date = f"{day} 10:00:00 +0800" if day else None
+        write_post(corpus, f"p{(i * 11) % 30:02d}.md", f"第{i}篇", "经济运行总体平稳。", date=date)
+    build(corpus, tmp_path / "index")
+    picked: list[int] = []
+    real = ranking._date_keys
+
+    def spy(*args: object) -> object:
+        picked.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    with open_index(tmp_path / "index") as ix:
+        whole = {s: paths(ix.search("经济", sort=s, limit=None)) for s in ("newest", "oldest")}
+        ranked = paths(ix.search("经济", limit=None))
+        monkeypatch.setattr(ranking, "DENSE_MIN", 0)
+        monkeypatch.setattr(ranking, "_date_keys", spy)
+        for sort, order in whole.items():
+            assert len(order) == 30
+            for limit in (1, 4, 7):
+                pages = [ix.search("经济", sort=sort, limit=limit, page=p) for p in range(1, 32)]
+                assert [p for page in pages for p in paths(page)] == order, (sort, limit)
+        assert [p for k in range(1, 31) for p in paths(ix.search("经济", limit=1, page=k))] == ranked
+    assert picked
+    assert whole["newest"][-5:] == sorted(whole["newest"][-5:])  # the undated, by path
+    assert whole["oldest"][-5:] == whole["newest"][-5:]
