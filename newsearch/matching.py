@@ -39,6 +39,11 @@ LATTICE_MAX = 24
 _MAX_PATHS = 256
 #: Up to this many posts are checked on their stored text; more, on positions in the index.
 _TEXT_CHECK_MAX = 48
+#: A term's positions are read for a few posts only (the blocks that hold them) when its list
+#: has more than this many postings a post; else its whole list is decoded and kept in the
+#: snapshot's cache (the ranking asks again for other posts of the same words). A block holds
+#: 128 postings: below this, most blocks would be decoded anyway, one call after another.
+_WHOLE_LIST = 256
 #: Positions take this many bits of a (post, position) key. Positions are stored as unsigned
 #: 32-bit numbers, so a key never spills into the post's bits, however long the post.
 _POS_BITS = 40
@@ -557,28 +562,40 @@ class Matcher:
         if not docs:
             return set()
         kept = self._kept_literal(field, piece) if piece else None
-        if kept is not None and kept.plan is not None:
-            key, plan, maybe = (field, piece), kept.plan, kept.maybe
-            if len(docs) > _TEXT_CHECK_MAX:
-                if len(docs) * 4 < len(maybe) and key not in self._verified:
-                    return self._positions(field, plan, docs)
-                # Most candidates asked for (a piece across words that makes posts match):
-                # all of them checked once, kept for the next query. A post that is not a
-                # candidate does not hold the piece in this field, unless within a word
-                # (``exact``, not asked).
+        if kept is None:
+            return self._on_texts(field, piece, docs)
+        # Only the piece's candidates are checked: a post holds it within a word (``exact``)
+        # or across words (a candidate), or not at all (see ``literal``). A keyword's posts to
+        # check are often another field's candidates.
+        sure = _among(docs, kept.exact)
+        docs = _among(docs - sure, kept.maybe)
+        if docs:
+            sure |= self._check(field, piece, kept, docs)
+        return sure
+
+    def _check(self, field: str, piece: str, kept: _KeptLiteral, docs: set[int]) -> set[int]:
+        """Which of ``docs``, candidates of ``piece`` in ``field``, hold it."""
+        plan = kept.plan
+        if plan is not None:
+            key, maybe = (field, piece), kept.maybe
+            if len(docs) * 4 >= len(maybe) or key in self._verified:
+                # Most candidates asked for (a piece across words that makes posts match), or
+                # a piece checked before: all of them checked once on positions (a few
+                # microseconds a post, against 30-250 for reading and normalising a stored
+                # text), kept for the next ask and query.
                 return _among(docs, self._split_holders(key, kept))
-            if all(_holds(maybe, d) for d in docs):
-                if key in self._verified or len(docs) * 4 >= len(maybe):
-                    # A few candidates of few, or of a piece checked before: all of them on
-                    # positions too (a few microseconds a post, against 30-250 for reading
-                    # and normalising a stored text).
-                    return _among(docs, self._split_holders(key, kept))
-                if sum(len(terms) for terms in plan.edges.values()) < 2 * len(docs):
-                    # On positions, a piece costs about 50-100 microseconds a term of its
-                    # ways (their postings looked up), a post little more: fewer terms than
-                    # twice the posts cost less than the posts' texts (measured at 144,264
-                    # posts on the pieces of the benchmark's questions).
-                    return self._positions(field, plan, docs)
+            if len(docs) > _TEXT_CHECK_MAX or sum(len(t) for t in plan.edges.values()) < 2 * len(
+                docs
+            ):
+                # On positions, a piece costs about 50-100 microseconds a term of its ways
+                # (their postings looked up), a post little more: fewer terms than twice the
+                # posts cost less than the posts' texts (measured at 144,264 posts on the
+                # pieces of the benchmark's questions).
+                return self._positions(field, plan, docs)
+        return self._on_texts(field, piece, docs)
+
+    def _on_texts(self, field: str, piece: str, docs: set[int]) -> set[int]:
+        """Which of ``docs`` hold ``piece`` in their stored ``field``."""
         if _all_han(piece) and self.analyzer.normalize(piece) == piece:
             # A post whose stored field has the piece as it is holds it: normalising maps
             # one character to one, the piece's own characters to themselves, and drops no
@@ -631,7 +648,7 @@ class Matcher:
     def _values(self, field: str, term: str, docs: set[int]) -> Iterable[tuple[int, bytes]]:
         """(post, positions) of ``term`` for the posts in ``docs``."""
         cached = self.snap.cached_postings(field, term, values=True)
-        if cached is None and len(docs) * 16 < len(self.snap.postings(field, term)):
+        if cached is None and len(docs) * _WHOLE_LIST < len(self.snap.postings(field, term)):
             return self.snap.values_for(field, term, docs).items()
         post = cached or self.snap.postings(field, term, values=True)
         return ((d, v) for d, v in zip(post.docs, post.values or (), strict=False) if d in docs)
