@@ -833,7 +833,13 @@ class Matcher:
                 for h in rare:
                     docs.update(h.tf)
             elif found:
-                docs |= set.intersection(*(set(h.tf) for h in found))
+                # Common words only: the posts that have them all, read from the rarest's
+                # posts (no set made of each word's).
+                first, *rest = sorted(found, key=lambda h: h.df)
+                if rest:
+                    docs.update(d for d in first.tf if all(d in h.tf for h in rest))
+                else:
+                    docs.update(first.tf)
         # A post that may hold the piece only across words, and has none of its words, matches
         # only if it really holds the piece: check those now; the others wait for the ranking.
         docs |= self._verify(piece, lits, maybe - docs)
