@@ -143,18 +143,20 @@ def _prefer_one_apart(lexicon: Lexicon, key: str, homophones: list[str]) -> str 
 def _literal_count(matcher: Matcher, e: ClauseMatch, stop: int) -> int:
     """Posts that hold the keyword literally, counted up to ``stop``: candidates are checked a
     few at a time (a check may read a post's text)."""
-    held = set(e.exact)
-    todo = sorted(set(e.maybe) - held)
+    held = len(e.exact)
+    if held >= stop:  # (a common keyword: its posts are not copied to be counted)
+        return held
+    todo = sorted(e.maybe - e.exact if e.exact else e.maybe)
     step = 8
-    while len(held) < stop and todo:
+    while held < stop and todo:
         batch, todo = set(todo[:step]), todo[step:]
         for f in e.fields:
             if batch:
                 got = matcher.verify(f, e.piece, batch)
-                held |= got
+                held += len(got)
                 batch -= got
         step *= 2
-    return len(held)
+    return held
 
 
 __all__ = ["complete", "did_you_mean"]
