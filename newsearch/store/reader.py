@@ -214,17 +214,39 @@ class _SegmentFiles:
 class VocabularyPart:
     """One segment's vocabulary of a word field, searched where it is mapped: sorted lines
     (``\\nterm\\nterm\\n``) in which a term is found by bisection and a piece by a byte search;
-    nothing is decoded but the terms found."""
+    nothing is decoded but the terms found.
 
-    def __init__(self, mm: Any, start: int, end: int):
+    ``check(start, stop)`` verifies mapped bytes [start, stop) before they are used: the whole
+    vocabulary before a byte search, only the lines a bisection reads (a term and the line
+    breaks around it, checked before it is compared: a cold search reads a few kilobytes of a
+    megabyte's vocabulary that way)."""
+
+    def __init__(
+        self, mm: Any, start: int, end: int, check: Callable[[int, int], None] | None = None
+    ):
         self._mm = mm
         self._start = start
         self._end = end
+        self._check = check
+        self._whole = check is None
 
     def __len__(self) -> int:
         return self._end - self._start
 
+    def _checked_whole(self) -> None:
+        if not self._whole:
+            assert self._check is not None
+            self._check(self._start, self._end)
+            self._whole = True
+
+    def _line(self, s: int, e: int) -> None:
+        """Check the line [s, e) with its line breaks (``e`` is at the break after it)."""
+        if not self._whole:
+            assert self._check is not None
+            self._check(max(self._start, s - 1), min(self._end, e + 1))
+
     def containing(self, piece: bytes) -> list[bytes]:
+        self._checked_whole()
         mm, start, end = self._mm, self._start, self._end
         out = []
         i = mm.find(piece, start, end)
@@ -242,6 +264,7 @@ class VocabularyPart:
             mid = (lo + hi) // 2
             s = mm.rfind(b"\n", lo - 1, mid) + 1
             e = mm.find(b"\n", s, end)
+            self._line(s, e if e >= 0 else end)
             if mm[s:e] < key:
                 lo = e + 1
             else:
@@ -255,6 +278,7 @@ class VocabularyPart:
         n = len(prefix)
         while pos < end:
             e = mm.find(b"\n", pos, end)
+            self._line(pos, e if e >= 0 else end)
             if e < 0 or mm[pos : pos + n] != prefix:
                 break
             out.append(mm[pos:e])
@@ -262,6 +286,7 @@ class VocabularyPart:
         return out
 
     def lines(self) -> list[bytes]:
+        self._checked_whole()
         data = self._mm[self._start + 1 : self._end - 1]
         return data.split(b"\n") if data else []
 
@@ -533,8 +558,11 @@ class SegmentView:
             if not self.files.file_exists(name):
                 return _NO_VOCABULARY
             base, size = self.files.range(name)
-            self.files.view(name, describe_part(name))  # checked once, whole
-            return VocabularyPart(self.files.source._mm, base, base + size)
+            what = describe_part(name)
+            source = self.files.source
+            return VocabularyPart(
+                source._mm, base, base + size, lambda a, b: source.verify(a, b, what)
+            )
 
         part: VocabularyPart = self._part(f"voc:{name}", make)
         return part

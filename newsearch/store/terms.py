@@ -26,6 +26,8 @@ _DIR_ENTRY = struct.Struct("!qi")
 _INT = struct.Struct("!i")
 _USHORT = struct.Struct("!H")
 _BIG_ENDIAN = sys.byteorder == "big"
+#: The term table's extras (a field map of a few fields) fit in this many bytes.
+_EXTRAS_HEAD = 4096
 
 
 def key_hash(key: bytes) -> int:
@@ -133,9 +135,7 @@ class TermTable:
         expos = end - 4 - exlen
         if not len(_HEADER) + 256 * _DIR_ENTRY.size <= expos < end - 4:
             raise ValueError("the term table's extras are not where it says")
-        self._check(expos, end - 4)
-        # pickle.loads stops at the end of the pickle: the index array follows it.
-        extras = pickle.loads(buf[expos : end - 4])
+        extras = self._extras(expos, end - 4)
         self.fieldmap: dict[str, int] = dict(extras.get("fieldmap", {}))
         self._indexlen = int(extras.get("indexlen", 0))
         self._indextype = str(extras.get("indextype", "I"))
@@ -146,6 +146,23 @@ class TermTable:
         self._directory = expos - 256 * _DIR_ENTRY.size
         self._check(self._directory, self._directory + _DIR_ENTRY.size)
         (self._end_of_data, _) = _DIR_ENTRY.unpack_from(buf, self._directory)
+
+    def _extras(self, start: int, stop: int) -> dict[str, Any]:
+        """The pickled extras at ``start``, followed by the index array up to ``stop``: the
+        first bytes are checked and read (pickle.loads stops at the end of the pickle); the
+        index array, 4 bytes a term, is checked entry by entry as it is read (``_pos``)."""
+        head = min(stop, start + _EXTRAS_HEAD)
+        self._check(start, head)
+        try:
+            extras = pickle.loads(self.buf[start:head])
+        except Exception:
+            if head == stop:
+                raise
+            self._check(start, stop)  # a longer pickle than usual: all of it checked first
+            extras = pickle.loads(self.buf[start:stop])
+        if not isinstance(extras, dict):
+            raise ValueError("the term table's extras are not a dictionary")
+        return extras
 
     def __len__(self) -> int:
         return self._indexlen
