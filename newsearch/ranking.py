@@ -54,7 +54,7 @@ from .models import (
     Explanation,
     MatchKind,
 )
-from .schema import NO_DATE, SUB_FIELDS
+from .schema import NO_DATE, SUB_FIELDS, decode_positions
 from .store import Snapshot
 from .store.lengths import byte_to_length
 
@@ -932,64 +932,145 @@ class Ranker:
         for d in todo:
             known[d] = d in found
 
-    def _resolve_into(self, exact: dict[int, float], docs: list[int], pending: _Pending) -> None:
+    def _resolve_into(
+        self,
+        exact: dict[int, float],
+        docs: list[int],
+        pending: _Pending,
+        floor: float = -math.inf,
+        known: Callable[[int], float] | None = None,
+    ) -> None:
         todo = [d for d in docs if d not in exact]
         for i in range(0, len(todo), 256):
-            exact.update(self._resolve(todo[i : i + 256], pending))
+            exact.update(self._resolve(todo[i : i + 256], pending, floor, known))
 
-    def _resolve(self, batch: list[int], pending: _Pending) -> dict[int, float]:
+    def _resolve(
+        self,
+        batch: list[int],
+        pending: _Pending,
+        floor: float = -math.inf,
+        known: Callable[[int], float] | None = None,
+    ) -> dict[int, float]:
         """The exact value of the pending parts of each post of ``batch``: its near pairs,
         then the literal keywords it holds, in the order of the keywords (the same sum in the
         same order whatever the batch, so a score never depends on which posts were computed
-        with it)."""
+        with it).
+
+        With a ``floor`` (a bound of the page's last score, with its margin) and the posts'
+        ``known`` scores: a post whose known score, near pairs computed so far and bounds of
+        the rest fall below the floor is left there (its value then less than its pending
+        parts', and its score below the floor: it is not on the page, whatever the rest)."""
         out = dict.fromkeys(batch, 0.0)
+        keywords = self.model.keywords
+        out_of_page: set[int] = set()
         prox = [d for d in batch if d in pending.proximity]
         if prox:
-            for d, v in self.proximity(prox).items():
+            cut = None
+            if known is not None and floor > -math.inf:
+
+                def cut(d: int, left: float) -> bool:
+                    bonus = sum(keywords[ki].literal for ki in pending.literal.get(d, ()))
+                    return known(d) + left + bonus < floor
+
+            for d, v in self.proximity(prox, cut=cut, out_of_page=out_of_page).items():
                 out[d] += v
         by_keyword: dict[int, list[int]] = {}
         for d in batch:
+            if d in out_of_page:
+                continue
             for ki in pending.literal.get(d, ()):
                 by_keyword.setdefault(ki, []).append(d)
         for ki, docs in by_keyword.items():
             self._check_literal(ki, docs)
-        keywords = self.model.keywords
         checked = self._checked
         for d in batch:
+            if d in out_of_page:
+                continue
             for ki in pending.literal.get(d, ()):
                 if checked[ki][d]:
                     out[d] += keywords[ki].literal
         return out
 
-    def proximity(self, docs: list[int], detail: bool = False) -> dict[int, Any]:
+    def proximity(
+        self,
+        docs: list[int],
+        detail: bool = False,
+        cut: Callable[[int, float], bool] | None = None,
+        out_of_page: set[int] | None = None,
+    ) -> dict[int, Any]:
         """Per post, the proximity bonus of its near pairs of content words (with ``detail``,
-        a list of (keyword, a, b, acc, value) instead)."""
+        a list of (keyword, a, b, acc, value) instead).
+
+        A post at a time, its pairs in order. With ``cut(post, most)``: after each pair, if
+        the post's pairs can add at most ``most`` (computed so far plus the bounds of the pairs
+        left) and ``cut`` says that cannot bring it onto the page, the post stops there (added
+        to ``out_of_page``, its value what was computed): its words' positions are read only
+        as its pairs need them."""
         terms = self.model.terms
         pairs = [(ki, a, b) for ki, kw in enumerate(self.model.keywords) for a, b in kw.pairs]
-        involved = sorted({i for _, a, b in pairs for i in (a, b)})
-        wanted = set(docs)
-        pos: dict[tuple[int, str], dict[int, list[int]]] = {}
-        for i in involved:
-            for f in ("title", "text"):
-                pos[(i, f)] = self.matcher.positions(
-                    f, terms[i].word, wanted & terms[i].hits.tf.keys()
-                )
-        out: dict[int, Any] = {d: ([] if detail else 0.0) for d in docs}
-        for ki, a, b in pairs:
-            for d in docs:
+        snap = self.snap
+        lists: dict[tuple[int, str], tuple[Any, Any]] = {}
+        fields = ("title", "text")
+
+        def positions(i: int, f: str, d: int) -> list[int] | None:
+            if d not in terms[i].hits.tf:
+                return None
+            got = lists.get((i, f))
+            if got is None:
+                # The whole list with its positions, kept in the snapshot's cache: the ranking
+                # asks again for other posts of the same words.
+                post = snap.postings(f, terms[i].word, values=True)
+                got = lists[(i, f)] = (post.docs, post.values or ())
+            ids, values = got
+            k = bisect_left(ids, d)
+            return decode_positions(values[k]) if k < len(ids) and ids[k] == d else None
+
+        bounds: list[tuple[float, dict[int, int], dict[int, int]]] = []
+        if cut is not None:
+            top = K1 + 1.0
+            for _ki, a, b in pairs:
+                scale = PROXIMITY_WEIGHT * min(terms[a].weight, terms[b].weight) * top
+                bounds.append((scale, terms[a].hits.count, terms[b].hits.count))
+        out: dict[int, Any] = {}
+        k1 = K1
+        rest = [0.0] * (len(pairs) + 1)
+        for d in docs:
+            seen: dict[tuple[int, str], list[int] | None] = {}
+            total: Any = [] if detail else 0.0
+            if cut is not None:
+                # rest[j]: the most the pairs from the j-th on can add (as the bounds are made).
+                for j in range(len(pairs) - 1, -1, -1):
+                    scale, ca, cb = bounds[j]
+                    n = min(ca.get(d, 0), cb.get(d, 0))
+                    rest[j] = rest[j + 1] + (scale * n / (n + k1) if n else 0.0)
+            for j, (ki, a, b) in enumerate(pairs):
                 acc = 0.0
-                for f in ("title", "text"):
-                    pa = pos[(a, f)].get(d)
-                    pb = pos[(b, f)].get(d)
-                    if pa and pb:
+                for f in fields:
+                    pa = (
+                        seen[(a, f)]
+                        if (a, f) in seen
+                        else seen.setdefault((a, f), positions(a, f, d))
+                    )
+                    if not pa:
+                        continue
+                    pb = (
+                        seen[(b, f)]
+                        if (b, f) in seen
+                        else seen.setdefault((b, f), positions(b, f, d))
+                    )
+                    if pb:
                         acc += _nearness(pa, pb)
-                if acc <= 0.0:
-                    continue
-                value = _pair_value(terms[a], terms[b], acc)
-                if detail:
-                    out[d].append((ki, a, b, acc, value))
-                else:
-                    out[d] += value
+                if acc > 0.0:
+                    value = _pair_value(terms[a], terms[b], acc)
+                    if detail:
+                        total.append((ki, a, b, acc, value))
+                    else:
+                        total += value
+                if cut is not None and cut(d, total + rest[j + 1]):
+                    assert out_of_page is not None
+                    out_of_page.add(d)
+                    break
+            out[d] = total
         return out
 
     # the order -----------------------------------------------------------------------------
@@ -1216,7 +1297,15 @@ class Ranker:
                 i, step = i + step, min(2 * step, _MORE_BATCH_MAX)
                 if not batch:
                     break
-                self._resolve_into(exact, [d for d in batch if d in pending.bound], pending)
+                # Below the page's last score so far, a post's pairs and checks stop (see
+                # ``_resolve``): its score stays below that floor, so it stays off the page.
+                self._resolve_into(
+                    exact,
+                    [d for d in batch if d in pending.bound],
+                    pending,
+                    floor,
+                    lambda d: known.get(d, 0.0),
+                )
                 best = in_order(self.snap, best + batch, need, final)
                 if len(best) == need:
                     floor = max(floor, _below(-final(best[-1])[0]))
@@ -1477,7 +1566,16 @@ class _TopK:
         """Compute the pending parts of the posts of highest bound (one batch)."""
         todo = self._todo
         batch = [heapq.heappop(todo)[1] for _ in range(min(RESOLVE_BATCH, len(todo)))]
-        exact = self.ranker._resolve(batch, self._pending)
+        # Below the threshold (a bound of the page's last score), a post's pairs and checks
+        # stop: its score, less than the exact one, stays below the page (see Ranker._resolve).
+        theta = self.theta()
+        seen = self.seen
+        exact = self.ranker._resolve(
+            batch,
+            self._pending,
+            _below(theta) if theta > -math.inf else -math.inf,
+            lambda d: seen[d][0],
+        )
         self.resolved.update(exact)
         for d in batch:
             score = self.seen[d][0] + exact[d]

@@ -182,8 +182,22 @@ def test_pruned_pages_are_the_exhaustive_head(
         return done
 
     monkeypatch.setattr(ranking._TopK, "run", counted)
+    # Posts whose near pairs stopped below the page's last score so far (Ranker._resolve):
+    # they must stay off the page, as the comparison below checks.
+    stopped = [0]
+    proximity = ranking.Ranker.proximity
+
+    def counted_proximity(self: Ranker, *a: object, **k: object) -> object:
+        out_of_page = k.get("out_of_page")
+        before = len(out_of_page) if isinstance(out_of_page, set) else 0
+        got = proximity(self, *a, **k)  # type: ignore[arg-type]
+        stopped[0] += (len(out_of_page) if isinstance(out_of_page, set) else 0) - before
+        return got
+
+    monkeypatch.setattr(ranking.Ranker, "proximity", counted_proximity)
     queries = QUERIES + EXTRA + _random_queries(bundled, 60)
     matched = [_compare(bundled, q) for q in queries]
+    assert stopped[0] > 0
     if seed < 10:
         # Small batches: the threshold stops many runs before they meet every post.
         assert sum(1 for met, scope in runs if met < scope) > len(runs) // 4
