@@ -897,7 +897,8 @@ def test_date_orders_picked_in_arrays_are_the_sorted_ones(
             for limit in (1, 4, 7):
                 pages = [ix.search("经济", sort=sort, limit=limit, page=p) for p in range(1, 32)]
                 assert [p for page in pages for p in paths(page)] == order, (sort, limit)
-        assert [p for k in range(1, 31) for p in paths(ix.search("经济", limit=1, page=k))] == ranked
+        singles = [ix.search("经济", limit=1, page=k) for k in range(1, 31)]
+        assert [p for page in singles for p in paths(page)] == ranked
     assert picked
     assert whole["newest"][-5:] == sorted(whole["newest"][-5:])  # the undated, by path
     assert whole["oldest"][-5:] == whole["newest"][-5:]
