@@ -17,6 +17,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeAlias, TypeVar
 
 from .alternatives import Alternative, expand
@@ -228,42 +229,57 @@ class Vocabulary:
 
     Each segment keeps its terms sorted, one a line, and the same terms written backwards,
     sorted (``store.VocabularyPart``): "starts with" bisects the first, "ends with" the second,
-    "contains" is a byte search of the first; only the terms found are decoded.
+    "contains" is a byte search of the first; only the terms found are decoded. With ``note``,
+    each term found is told with the segments that hold it (``Snapshot.note_segments``), the
+    segments without a vocabulary among them.
     """
 
-    def __init__(self, forward: list[VocabularyPart], backward: list[VocabularyPart]):
+    def __init__(
+        self,
+        forward: list[VocabularyPart],
+        backward: list[VocabularyPart],
+        note: Callable[[str, tuple[int, ...]], None] | None = None,
+    ):
         self.forward = forward
         self.backward = backward
+        self._note = note
+        self._blind = [k for k, part in enumerate(forward) if part.missing]
+
+    def _found(self, found: dict[str, list[int]]) -> set[str]:
+        if self._note is not None:
+            for term, segments in found.items():
+                self._note(term, tuple(sorted({*segments, *self._blind})))
+        return set(found)
 
     def containing(self, piece: str) -> set[str]:
         if not piece or "\n" in piece:
             return set()
         key = piece.encode("utf-8", "surrogatepass")
-        return {
-            t.decode("utf-8", "surrogatepass")
-            for part in self.forward
-            for t in part.containing(key)
-        }
+        found: dict[str, list[int]] = {}
+        for k, part in enumerate(self.forward):
+            for t in part.containing(key):
+                found.setdefault(t.decode("utf-8", "surrogatepass"), []).append(k)
+        return self._found(found)
 
     def ending_with(self, piece: str) -> set[str]:
         if not piece or "\n" in piece:
             return set()
         key = piece[::-1].encode("utf-8", "surrogatepass")
-        return {
-            t.decode("utf-8", "surrogatepass")[::-1]
-            for part in self.backward
-            for t in part.with_prefix(key)
-        }
+        found: dict[str, list[int]] = {}
+        for k, part in enumerate(self.backward):
+            for t in part.with_prefix(key):
+                found.setdefault(t.decode("utf-8", "surrogatepass")[::-1], []).append(k)
+        return self._found(found)
 
     def starting_with(self, piece: str) -> set[str]:
         if not piece or "\n" in piece:
             return set()
         key = piece.encode("utf-8", "surrogatepass")
-        return {
-            t.decode("utf-8", "surrogatepass")
-            for part in self.forward
-            for t in part.with_prefix(key)
-        }
+        found: dict[str, list[int]] = {}
+        for k, part in enumerate(self.forward):
+            for t in part.with_prefix(key):
+                found.setdefault(t.decode("utf-8", "surrogatepass"), []).append(k)
+        return self._found(found)
 
 
 @dataclass
@@ -342,7 +358,9 @@ class Matcher:
         return self.snap.memo(
             ("vocab", field),
             lambda: Vocabulary(
-                self.snap.vocabularies(field), self.snap.vocabularies(field, reverse=True)
+                self.snap.vocabularies(field),
+                self.snap.vocabularies(field, reverse=True),
+                partial(self.snap.note_segments, field),
             ),
         )
 

@@ -229,6 +229,8 @@ class VocabularyPart:
         self._end = end
         self._check = check
         self._whole = check is None
+        #: No vocabulary file (a segment without one): it says nothing of the terms there.
+        self.missing = False
 
     def __len__(self) -> int:
         return self._end - self._start
@@ -292,6 +294,7 @@ class VocabularyPart:
 
 
 _NO_VOCABULARY = VocabularyPart(b"\n", 0, 1)
+_NO_VOCABULARY.missing = True
 
 
 class _VarBytesPart:
@@ -633,6 +636,10 @@ def _read_blocks(data: bytes, want_values: bool) -> RawPostings:
     return ids, weights, values
 
 
+#: Terms whose segments a snapshot keeps (``Snapshot.note_segments``); it starts afresh past it.
+_WHERE_LIMIT = 1 << 17
+
+
 class Snapshot:
     """A read-only view of one commit of the index, with caches for repeated queries.
 
@@ -661,6 +668,8 @@ class Snapshot:
         self._cache_size = 0
         self._cache_limit = cache_postings
         self._memo: dict[Hashable, object] = {}
+        #: (field, term) -> the segments whose vocabulary holds it (``note_segments``).
+        self._where: dict[tuple[str, str], tuple[int, ...]] = {}
         self._lock = threading.RLock()
 
     def _open(self, folder: str) -> None:
@@ -702,7 +711,7 @@ class Snapshot:
         docs: array[int] = array("i")
         weights: array[float] = array("d")
         vals: list[bytes] | None = [] if values else None
-        for view in self.segments:
+        for view in self._segments_of(fieldname, term):
             got = view.postings(fieldname, tbytes, values)
             if got is None:
                 continue
@@ -734,7 +743,7 @@ class Snapshot:
         """Values (positions) of ``term`` in the given posts only."""
         tbytes = term.encode("utf-8", "surrogatepass")
         out: dict[int, bytes] = {}
-        for view in self.segments:
+        for view in self._segments_of(fieldname, term):
             lo, hi = view.offset, view.offset + view.count
             local = sorted(d - lo for d in docs if lo <= d < hi)
             if local:
@@ -742,6 +751,21 @@ class Snapshot:
                     if d not in view.deleted:
                         out[d + lo] = v
         return out
+
+    def note_segments(self, fieldname: str, term: str, segments: tuple[int, ...]) -> None:
+        """Say which segments (by their place in ``segments``) hold ``term`` in ``fieldname``,
+        as their vocabularies say: reading its postings then looks it up in those only (a rare
+        word of a vocabulary search is in one or two of ten segments, and a term table lookup
+        in each of the others costs as much as one that finds it)."""
+        if len(self._where) >= _WHERE_LIMIT:
+            self._where.clear()
+        self._where[(fieldname, term)] = segments
+
+    def _segments_of(self, fieldname: str, term: str) -> list[SegmentView]:
+        where = self._where.get((fieldname, term))
+        if where is None:
+            return self.segments
+        return [self.segments[k] for k in where]
 
     def cached_postings(self, fieldname: str, term: str, values: bool = False) -> Postings | None:
         with self._lock:
@@ -890,3 +914,4 @@ class Snapshot:
         self.segments = []
         self._cache.clear()
         self._memo.clear()
+        self._where.clear()
