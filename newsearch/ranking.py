@@ -211,7 +211,13 @@ class WordHits:
         in most queries)."""
         got = self._parts
         if got is None or got[0] != weight:
-            got = self._parts = (weight, {d: weight * v for d, v in self.saturated().items()})
+            sat = self._saturated
+            if sat is not None:
+                parts = {d: weight * v for d, v in sat.items()}
+            else:  # the same floats, without a dictionary of ``saturated`` first
+                top, k1 = K1 + 1.0, K1
+                parts = {d: weight * (top * v / (v + k1)) for d, v in self.tf.items()}
+            got = self._parts = (weight, parts)
         return got[1]
 
     def parts_arrays(self, weight: float, np: Any) -> tuple[Any, Any]:
