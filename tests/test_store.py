@@ -161,3 +161,57 @@ def test_postings_with_values_of_a_field_without_positions_leave_deleted_posts_o
         assert len(snap.postings("categories", "xinwenlianbo", values=True).docs) == 400
     finally:
         snap.close()
+
+
+def _merged_parts(
+    folder: Path, one_pass: bool, tail: bool, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, bytes]:
+    """The parts of the segment a merge of every segment of ``folder`` writes, by name (the
+    segment's id taken out), written in one pass or two, with or without a tail written the way
+    a second process writes it."""
+    from newsearch.store import merge, writer
+    from newsearch.store.compound import directory_of
+
+    real = writer.SegmentWriter.write_postings
+
+    def chosen(
+        self: writer.SegmentWriter, source: object, tail_: object = None, **_: object
+    ) -> None:
+        real(self, source, tail_, one_pass)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(writer.SegmentWriter, "write_postings", chosen)
+    toc = store.read_commit(str(folder))
+    storage = store.storage_for(str(folder))
+    segments = list(toc.segments)
+    helper = None
+    if tail:
+        monkeypatch.setattr(merge, "MIN_SPLIT_POSTS", 1)
+
+        def helper(field: str, split: bytes, path: str) -> object:
+            done = merge.write_tail(
+                storage, toc.schema, segments, toc.generation, field, split, path
+            )
+            return lambda: done
+
+    seg = merge.merge_segments(storage, toc.schema, segments, toc.generation, "t", helper=helper)  # type: ignore[arg-type]
+    monkeypatch.setattr(writer.SegmentWriter, "write_postings", real)
+    data = (folder / seg.make_filename(".seg")).read_bytes()
+    (folder / seg.make_filename(".seg")).unlink()
+    return {
+        name.replace(seg.segid, "ID"): data[start : start + length]
+        for name, (start, length) in directory_of(memoryview(data)).items()
+    }
+
+
+@pytest.mark.parametrize("tail", [False, True])
+def test_a_merge_written_in_one_pass_is_the_same_segment_byte_for_byte(
+    two_segments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tail: bool
+) -> None:
+    folder = tmp_path / "index"
+    shutil.copytree(two_segments, folder)
+    one = _merged_parts(folder, True, tail, monkeypatch)
+    two = _merged_parts(folder, False, tail, monkeypatch)
+    assert sorted(one) == sorted(two) and any(name.endswith(".trm") for name in one)
+    assert [name for name in one if one[name] != two[name]] == []
+    # Nothing of the one-pass table is left beside the segment.
+    assert not list(folder.glob("*.trmside"))

@@ -32,7 +32,6 @@ from .writer import (
     PostingSource,
     SegmentWriter,
     TermEntry,
-    table_entries,
     write_long_lists,
 )
 
@@ -90,9 +89,9 @@ def merge_segments(
             docmaps = merge_documents(out, views, readings=True)
             source = postings_source(views, docmaps)
             if tail is not None and split is not None:
-                out.write_postings(_before(source, SPLIT_FIELD, split), tail)
+                out.write_postings(_before(source, SPLIT_FIELD, split), tail, one_pass=True)
             else:
-                out.write_postings(source)
+                out.write_postings(source, one_pass=True)
             for ext, merge_part in PART_MERGERS.items():
                 data = merge_part(views, docmaps)
                 if data is not None:
@@ -342,11 +341,13 @@ def write_tail(
                     counter.add_list(paired, term, ids)
                     before[paired].add(term)
         tail = _from(source, field, split)
-        written = write_long_lists(out, tail, fields, lengths, schema, counter)
-        entries = [
-            (fname, tbytes, info, info[0] == 0)
-            for fname, tbytes, info in table_entries(tail, fields, lengths, written)
-        ]
+        entries: list[tuple[str, bytes, bytes, bool]] = []
+
+        def emit(fname: str, tbytes: bytes, info: bytes) -> None:
+            entries.append((fname, tbytes, info, info[0] == 0))
+
+        # One pass, as the merge's own part (SegmentWriter.write_postings).
+        write_long_lists(out, tail, fields, lengths, schema, counter, emit)
         out.close()
         return Tail(path, entries, counter.partial_counts(before))
     except BaseException:

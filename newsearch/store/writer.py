@@ -43,7 +43,7 @@ from ..schema import (
 from . import readings
 from .checksums import set_file_record
 from .compound import PartWriter, SegmentFile
-from .folder import INDEX_NAME, write_error
+from .folder import INDEX_NAME, Output, write_error
 from .terms import TermTableWriter
 from .texts import TEXTS_EXT, LongTextWriter
 
@@ -57,6 +57,10 @@ MIN_COMPRESS = 64
 #: that "which terms contain, start or end with this" is a search of the mapped bytes.
 VOCAB_EXT = ".voc"
 REVERSED_VOCAB_EXT = ".rvoc"
+#: The term table of a segment written in one pass (a merge: see ``write_postings``), written
+#: beside the postings as they are written and copied into the segment after them (a segment
+#: file name, so that the clean-up of a failed build removes it like the segment's other files).
+TABLE_EXT = ".trmside"
 #: The segment's own statistics (JSON): per scorable field, the sum of its (stored, one-byte)
 #: lengths over all documents, so that an average length needs no pass over the documents.
 INFO_EXT = ".nsinfo"
@@ -189,6 +193,8 @@ class SegmentWriter:
         self.texts = LongTextWriter(storage, self.segment)
         #: The segment's readings file (pinyin, post counts, titles), filled as it is written.
         self.readings = readings.ReadingsWriter()
+        #: The term table being written beside the postings (``write_postings(one_pass=True)``).
+        self._side: Output | None = None
 
     def _column_name(self, fieldname: str) -> str:
         return str(W3Codec.column_filename(self.segment, fieldname))
@@ -247,40 +253,74 @@ class SegmentWriter:
 
     # --- postings --------------------------------------------------------------------------------
 
-    def write_postings(self, source: PostingSource, tail: PostingsTail | None = None) -> None:
-        """Every field's posting lists, from ``source`` (called twice per field). ``tail``: the
-        lists of the last terms, written at the same time by another process (a merge on two
-        cores, see merge.merge_segments): its bytes and entries come after ``source``'s."""
+    def write_postings(
+        self, source: PostingSource, tail: PostingsTail | None = None, one_pass: bool = False
+    ) -> None:
+        """Every field's posting lists, from ``source`` (called twice per field, once with
+        ``one_pass``). ``tail``: the lists of the last terms, written at the same time by
+        another process (a merge on two cores, see merge.merge_segments): its bytes and entries
+        come after ``source``'s.
+
+        ``one_pass`` (merges): the term table is written while the lists are, to a file beside
+        the segment copied in after the postings, instead of by a second pass over the source:
+        a merge's source decodes every list of every segment merged, and its second pass (the
+        term tables merged again, every short list decoded again) was a quarter of a merge's
+        time. The segment is the same, byte for byte."""
         self._finish_documents()
         file = self.file
         postings = file.part(self.segment.make_filename(W3Codec.POSTS_EXT))
-        written = write_long_lists(
-            postings, source, FIELD_ORDER, self.lengths, self.schema, self.readings
-        )
-        # Second pass: the term table, and the vocabularies of the word fields. With a tail,
-        # this process's part of the table is written while the other process still writes
-        # its lists, to a file of its own that is copied in after them.
         terms_name = self.segment.make_filename(W3Codec.TERMS_EXT)
-        table = TermTableWriter(file.part(terms_name) if tail is None else tail.table_output())
         vocabularies: dict[str, tuple[bytearray, list[bytes]] | None] = {
             fname: (bytearray(b"\n"), []) if fname in WORD_FIELDS else None for fname in FIELD_ORDER
         }
+        table: TermTableWriter | None = None
+
+        def add_one(fname: str, tbytes: bytes, info: bytes) -> None:
+            assert table is not None
+            table.add(table.field_id(fname), tbytes, info)
+            words = vocabularies[fname]
+            if words is not None:
+                words[0].extend(tbytes + b"\n")
+                words[1].append(_reverse(tbytes))
 
         def add(entries: Iterable[tuple[str, bytes, bytes]]) -> None:
             for fname, tbytes, info in entries:
-                table.add(table.field_id(fname), tbytes, info)
-                words = vocabularies[fname]
-                if words is not None:
-                    words[0].extend(tbytes + b"\n")
-                    words[1].append(_reverse(tbytes))
+                add_one(fname, tbytes, info)
 
-        add(table_entries(source, FIELD_ORDER, self.lengths, written))
+        side: Output | None = None
+        if one_pass:
+            if tail is not None:
+                table = TermTableWriter(tail.table_output())
+            else:
+                side = self._side = Output(
+                    os.path.join(self.storage.folder, self.segment.make_filename(TABLE_EXT)),
+                    self.storage.folder,
+                )
+                table = TermTableWriter(side)
+            write_long_lists(
+                postings, source, FIELD_ORDER, self.lengths, self.schema, self.readings, add_one
+            )
+        else:
+            written = write_long_lists(
+                postings, source, FIELD_ORDER, self.lengths, self.schema, self.readings
+            )
+            # Second pass: the term table, and the vocabularies of the word fields. With a
+            # tail, this process's part of the table is written while the other process still
+            # writes its lists, to a file of its own that is copied in after them.
+            table = TermTableWriter(file.part(terms_name) if tail is None else tail.table_output())
+            add(table_entries(source, FIELD_ORDER, self.lengths, written))
         if tail is not None:
             tail.paste(postings, self.readings)
             add(tail.entries())
         table.close()
         if tail is not None:
             tail.copy_table(file.part(terms_name))
+        elif side is not None:
+            side.close()
+            _copy_file(side.path, file.part(terms_name), self.storage.folder)
+            with contextlib.suppress(OSError):
+                os.remove(side.path)
+            self._side = None
         for fname, words in vocabularies.items():
             if words is None:
                 continue
@@ -336,9 +376,23 @@ class SegmentWriter:
     def cancel(self) -> None:
         """Remove what was written (a failed batch or merge)."""
         self.texts.abandon()
+        if self._side is not None:
+            self._side.abandon()
+            with contextlib.suppress(OSError):
+                os.remove(self._side.path)
         with contextlib.suppress(OSError):
             os.remove(os.path.join(self.storage.folder, self.segment.make_filename(TEXTS_EXT)))
         self.file.abandon()
+
+
+def _copy_file(path: str, out: PartWriter, folder: str) -> None:
+    """The bytes of file ``path`` written to ``out``, a MiB at a time."""
+    try:
+        with open(path, "rb") as fh:
+            while piece := fh.read(1 << 20):
+                out.write(piece)
+    except OSError as exc:
+        raise write_error(folder, exc, os.path.basename(path)) from exc
 
 
 def _reverse(tbytes: bytes) -> bytes:
@@ -440,9 +494,12 @@ def write_long_lists(
     lengths_of: dict[str, bytearray],
     schema: NewsearchSchema,
     counts: readings.ReadingsWriter,
+    emit: Callable[[str, bytes, bytes], None] | None = None,
 ) -> deque[bytes | None]:
     """The first pass of ``write_postings``: the long lists of ``fields`` to ``postings``; what
-    the term table will say of each (None: nothing left of it), in term order."""
+    the term table will say of each (None: nothing left of it), in term order. With ``emit``,
+    the only pass: every list is read, and each term's entry (field, term, term info: its long
+    list's place or its postings inline) goes to ``emit`` (and nothing is returned)."""
     written: deque[bytes | None] = deque()
     for fname in fields:
         lengths = lengths_of.get(fname)
@@ -451,6 +508,19 @@ def write_long_lists(
         # here, in field order: the title's before the text's).
         counted = fname in readings.WORD_FIELDS or fname in readings.SUB_FIELDS
         for tbytes, most, read in source(fname):
+            if emit is not None:
+                ids, weights, values = read()
+                # Long or inline exactly as the two passes decide (table_entries).
+                entry = (
+                    _write_list(postings, ids, weights, values, lengths, fixed)
+                    if len(ids) > INLINE_LIMIT
+                    else _inline_info(ids, weights, values, lengths)
+                )
+                if entry is not None:
+                    emit(fname, tbytes, entry)
+                if counted and ids:
+                    counts.add_list(fname, tbytes.decode("utf-8", "surrogatepass"), ids)
+                continue
             if most > INLINE_LIMIT:
                 ids, weights, values = read()
                 if len(ids) > INLINE_LIMIT:
