@@ -24,7 +24,7 @@ from whoosh.filedb.filestore import FileStorage
 
 from ..schema import WORD_FIELDS, NewsearchSchema
 from . import readings
-from .folder import Output, write_error
+from .folder import Output
 from .reader import RawPostings, SegmentView, TermInfo
 from .writer import (
     FIELD_ORDER,
@@ -32,6 +32,7 @@ from .writer import (
     PostingSource,
     SegmentWriter,
     TermEntry,
+    append_file,
     write_long_lists,
 )
 
@@ -375,7 +376,7 @@ class _PastedTail:
     def paste(self, postings: Any, counts: readings.ReadingsWriter) -> None:
         tail = self._tail = self._wait()
         self._base = postings.tell()
-        _append_file(tail.path, postings, self.folder)
+        append_file(tail.path, postings, self.folder)
         with contextlib.suppress(OSError):
             os.remove(tail.path)
         counts.take(tail.counts)
@@ -397,7 +398,7 @@ class _PastedTail:
     def copy_table(self, part: Any) -> None:
         assert self._table is not None
         self._table.close()
-        _append_file(self._table.path, part, self.folder)
+        append_file(self._table.path, part, self.folder)
         self.discard()
 
     def discard(self) -> None:
@@ -409,16 +410,6 @@ class _PastedTail:
 
 
 _EXTENT = struct.Struct("!qi")
-
-
-def _append_file(name: str, out: Any, folder: str) -> None:
-    """The bytes of file ``name`` written to ``out``, a MiB at a time."""
-    try:
-        with open(name, "rb") as fh:
-            while piece := fh.read(1 << 20):
-                out.write(piece)
-    except OSError as exc:
-        raise write_error(folder, exc, os.path.basename(name)) from exc
 
 
 def live_docmaps(views: list[SegmentView]) -> list[DocMap]:

@@ -317,7 +317,7 @@ class SegmentWriter:
             tail.copy_table(file.part(terms_name))
         elif side is not None:
             side.close()
-            _copy_file(side.path, file.part(terms_name), self.storage.folder)
+            append_file(side.path, file.part(terms_name), self.storage.folder)
             with contextlib.suppress(OSError):
                 os.remove(side.path)
             self._side = None
@@ -385,7 +385,7 @@ class SegmentWriter:
         self.file.abandon()
 
 
-def _copy_file(path: str, out: PartWriter, folder: str) -> None:
+def append_file(path: str, out: Any, folder: str) -> None:
     """The bytes of file ``path`` written to ``out``, a MiB at a time."""
     try:
         with open(path, "rb") as fh:
