@@ -858,8 +858,7 @@ class Ranker:
         """Per post, how many words of the near pairs it holds (``m``, counted once per term,
         never fewer than it holds), and per ``m`` the most the near pairs of a post holding
         ``m`` of them can add (the last value for any larger ``m``): its ``m`` words make at
-        most m·(m-1)/2 distinct pairs, so the sum of that many of the largest pair bounds.
-        ``held=False``: the caps only (an empty dictionary of posts)."""
+        most m·(m-1)/2 distinct pairs, so the sum of that many of the largest pair bounds."""
         terms = self.model.terms
         pairs = self._pairs() if PROXIMITY_WEIGHT > 0.0 else []
         edges: dict[tuple[int, int], float] = {}
@@ -1016,20 +1015,28 @@ class Ranker:
         pairs = [(ki, a, b) for ki, kw in enumerate(self.model.keywords) for a, b in kw.pairs]
         snap = self.snap
         lists: dict[tuple[int, str], tuple[Any, Any]] = {}
+        read: dict[tuple[int, str, int], list[int] | None] = {}
         fields = ("title", "text")
 
         def positions(i: int, f: str, d: int) -> list[int] | None:
-            if d not in terms[i].hits.tf:
-                return None
-            got = lists.get((i, f))
-            if got is None:
-                # The whole list with its positions, kept in the snapshot's cache: the ranking
-                # asks again for other posts of the same words.
-                post = snap.postings(f, terms[i].word, values=True)
-                got = lists[(i, f)] = (post.docs, post.values or ())
-            ids, values = got
-            k = bisect_left(ids, d)
-            return decode_positions(values[k]) if k < len(ids) and ids[k] == d else None
+            """Term ``i``'s positions in field ``f`` of post ``d``, read once per call."""
+            key = (i, f, d)
+            if key in read:
+                return read[key]
+            out = None
+            if d in terms[i].hits.tf:
+                got = lists.get((i, f))
+                if got is None:
+                    # The whole list with its positions, kept in the snapshot's cache: the
+                    # ranking asks again for other posts of the same words.
+                    post = snap.postings(f, terms[i].word, values=True)
+                    got = lists[(i, f)] = (post.docs, post.values or ())
+                ids, values = got
+                k = bisect_left(ids, d)
+                if k < len(ids) and ids[k] == d:
+                    out = decode_positions(values[k])
+            read[key] = out
+            return out
 
         bounds: list[tuple[float, dict[int, int], dict[int, int]]] = []
         if cut is not None:
@@ -1041,7 +1048,6 @@ class Ranker:
         k1 = K1
         rest = [0.0] * (len(pairs) + 1)
         for d in docs:
-            seen: dict[tuple[int, str], list[int] | None] = {}
             total: Any = [] if detail else 0.0
             if cut is not None:
                 # rest[j]: the most the pairs from the j-th on can add (as the bounds are made).
@@ -1052,18 +1058,10 @@ class Ranker:
             for j, (ki, a, b) in enumerate(pairs):
                 acc = 0.0
                 for f in fields:
-                    pa = (
-                        seen[(a, f)]
-                        if (a, f) in seen
-                        else seen.setdefault((a, f), positions(a, f, d))
-                    )
+                    pa = positions(a, f, d)
                     if not pa:
                         continue
-                    pb = (
-                        seen[(b, f)]
-                        if (b, f) in seen
-                        else seen.setdefault((b, f), positions(b, f, d))
-                    )
+                    pb = positions(b, f, d)
                     if pb:
                         acc += _nearness(pa, pb)
                 if acc > 0.0:
