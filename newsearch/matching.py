@@ -38,7 +38,8 @@ LATTICE_MAX = 24
 #: Beyond this many ways to split a piece into words, split matches are found by a dynamic
 #: programme over document sets instead.
 _MAX_PATHS = 256
-#: Up to this many posts are checked on their stored text; more, on positions in the index.
+#: More posts than this are always checked on positions in the index; fewer, on their stored
+#: texts unless positions cost less (see ``Matcher._check``).
 _TEXT_CHECK_MAX = 48
 #: A term's positions are read for a few posts only (the blocks that hold them) when its list
 #: has more than this many postings a post; else its whole list is decoded and kept in the
@@ -245,7 +246,19 @@ class Vocabulary:
         self._note = note
         self._blind = [k for k, part in enumerate(forward) if part.missing]
 
-    def _found(self, found: dict[str, list[int]]) -> set[str]:
+    def _found(
+        self,
+        parts: list[VocabularyPart],
+        search: Callable[[VocabularyPart], list[bytes]],
+        flip: bool,
+    ) -> set[str]:
+        """The terms ``search`` finds in the parts (written backwards when ``flip``), each told
+        with the segments that hold it."""
+        found: dict[str, list[int]] = {}
+        for k, part in enumerate(parts):
+            for t in search(part):
+                term = t.decode("utf-8", "surrogatepass")
+                found.setdefault(term[::-1] if flip else term, []).append(k)
         if self._note is not None:
             for term, segments in found.items():
                 self._note(term, tuple(sorted({*segments, *self._blind})))
@@ -255,31 +268,19 @@ class Vocabulary:
         if not piece or "\n" in piece:
             return set()
         key = piece.encode("utf-8", "surrogatepass")
-        found: dict[str, list[int]] = {}
-        for k, part in enumerate(self.forward):
-            for t in part.containing(key):
-                found.setdefault(t.decode("utf-8", "surrogatepass"), []).append(k)
-        return self._found(found)
+        return self._found(self.forward, lambda part: part.containing(key), False)
 
     def ending_with(self, piece: str) -> set[str]:
         if not piece or "\n" in piece:
             return set()
         key = piece[::-1].encode("utf-8", "surrogatepass")
-        found: dict[str, list[int]] = {}
-        for k, part in enumerate(self.backward):
-            for t in part.with_prefix(key):
-                found.setdefault(t.decode("utf-8", "surrogatepass")[::-1], []).append(k)
-        return self._found(found)
+        return self._found(self.backward, lambda part: part.with_prefix(key), True)
 
     def starting_with(self, piece: str) -> set[str]:
         if not piece or "\n" in piece:
             return set()
         key = piece.encode("utf-8", "surrogatepass")
-        found: dict[str, list[int]] = {}
-        for k, part in enumerate(self.forward):
-            for t in part.with_prefix(key):
-                found.setdefault(t.decode("utf-8", "surrogatepass"), []).append(k)
-        return self._found(found)
+        return self._found(self.forward, lambda part: part.with_prefix(key), False)
 
 
 @dataclass
@@ -602,9 +603,8 @@ class Matcher:
                 # microseconds a post, against 30-250 for reading and normalising a stored
                 # text), kept for the next ask and query.
                 return _among(docs, self._split_holders(key, kept))
-            if len(docs) > _TEXT_CHECK_MAX or sum(len(t) for t in plan.edges.values()) < 2 * len(
-                docs
-            ):
+            terms = sum(len(t) for t in plan.edges.values())
+            if len(docs) > _TEXT_CHECK_MAX or terms < 2 * len(docs):
                 # On positions, a piece costs about 50-100 microseconds a term of its ways
                 # (their postings looked up), a post little more: fewer terms than twice the
                 # posts cost less than the posts' texts (measured at 144,264 posts on the
@@ -700,22 +700,6 @@ class Matcher:
     def word_hits(self, word: str) -> WordHits:
         """The posts that have ``word`` in the title, the text or their sub-words."""
         return self.stats.word(word)
-
-    def positions(self, field: str, word: str, docs: Iterable[int]) -> dict[int, list[int]]:
-        """Word positions of ``word`` in ``field`` of each of ``docs`` that has it."""
-        docs = set(docs)
-        if not docs:
-            return {}
-        # The whole posting list with its positions, kept in the snapshot's cache: the ranking
-        # asks again for other posts of the same words, and repeated queries find it decoded.
-        post = self.snap.postings(field, word, values=True)
-        ids, values = post.docs, post.values or ()
-        out: dict[int, list[int]] = {}
-        for d in docs:
-            i = bisect_left(ids, d)
-            if i < len(ids) and ids[i] == d:
-                out[d] = decode_positions(values[i])
-        return out
 
     # --- keywords -------------------------------------------------------------------------------
 
