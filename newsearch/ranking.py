@@ -1015,28 +1015,20 @@ class Ranker:
         pairs = [(ki, a, b) for ki, kw in enumerate(self.model.keywords) for a, b in kw.pairs]
         snap = self.snap
         lists: dict[tuple[int, str], tuple[Any, Any]] = {}
-        read: dict[tuple[int, str, int], list[int] | None] = {}
         fields = ("title", "text")
 
         def positions(i: int, f: str, d: int) -> list[int] | None:
-            """Term ``i``'s positions in field ``f`` of post ``d``, read once per call."""
-            key = (i, f, d)
-            if key in read:
-                return read[key]
-            out = None
-            if d in terms[i].hits.tf:
-                got = lists.get((i, f))
-                if got is None:
-                    # The whole list with its positions, kept in the snapshot's cache: the
-                    # ranking asks again for other posts of the same words.
-                    post = snap.postings(f, terms[i].word, values=True)
-                    got = lists[(i, f)] = (post.docs, post.values or ())
-                ids, values = got
-                k = bisect_left(ids, d)
-                if k < len(ids) and ids[k] == d:
-                    out = decode_positions(values[k])
-            read[key] = out
-            return out
+            if d not in terms[i].hits.tf:
+                return None
+            got = lists.get((i, f))
+            if got is None:
+                # The whole list with its positions, kept in the snapshot's cache: the ranking
+                # asks again for other posts of the same words.
+                post = snap.postings(f, terms[i].word, values=True)
+                got = lists[(i, f)] = (post.docs, post.values or ())
+            ids, values = got
+            k = bisect_left(ids, d)
+            return decode_positions(values[k]) if k < len(ids) and ids[k] == d else None
 
         bounds: list[tuple[float, dict[int, int], dict[int, int]]] = []
         if cut is not None:
@@ -1048,6 +1040,7 @@ class Ranker:
         k1 = K1
         rest = [0.0] * (len(pairs) + 1)
         for d in docs:
+            seen: dict[tuple[int, str], list[int] | None] = {}
             total: Any = [] if detail else 0.0
             if cut is not None:
                 # rest[j]: the most the pairs from the j-th on can add (as the bounds are made).
@@ -1057,11 +1050,21 @@ class Ranker:
                     rest[j] = rest[j + 1] + (scale * n / (n + k1) if n else 0.0)
             for j, (ki, a, b) in enumerate(pairs):
                 acc = 0.0
+                # The lookups inlined (a call per pair and field would cost a fifth of the
+                # pass): each word's positions in the post read once, kept in ``seen``.
                 for f in fields:
-                    pa = positions(a, f, d)
+                    pa = (
+                        seen[(a, f)]
+                        if (a, f) in seen
+                        else seen.setdefault((a, f), positions(a, f, d))
+                    )
                     if not pa:
                         continue
-                    pb = positions(b, f, d)
+                    pb = (
+                        seen[(b, f)]
+                        if (b, f) in seen
+                        else seen.setdefault((b, f), positions(b, f, d))
+                    )
                     if pb:
                         acc += _nearness(pa, pb)
                 if acc > 0.0:
