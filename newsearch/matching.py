@@ -46,6 +46,9 @@ _TEXT_CHECK_MAX = 48
 #: snapshot's cache (the ranking asks again for other posts of the same words). A block holds
 #: 128 postings: below this, most blocks would be decoded anyway, one call after another.
 _WHOLE_LIST = 256
+#: In a list kept whole, a few posts are found by bisection when the list has more than this
+#: many postings a post (a step of bisection costs about what a dozen of the walk do).
+_BISECT_LIST = 16
 #: Positions take this many bits of a (post, position) key. Positions are stored as unsigned
 #: 32-bit numbers, so a key never spills into the post's bits, however long the post.
 _POS_BITS = 40
@@ -669,7 +672,15 @@ class Matcher:
         if cached is None and len(docs) * _WHOLE_LIST < len(self.snap.postings(field, term)):
             return self.snap.values_for(field, term, docs).items()
         post = cached or self.snap.postings(field, term, values=True)
-        return ((d, v) for d, v in zip(post.docs, post.values or (), strict=False) if d in docs)
+        values = post.values or ()
+        if len(docs) * _BISECT_LIST < len(post.docs):
+            # A few posts of a long list kept whole: found by bisection (its posts are in
+            # order), not by walking the list (a literal check of 32 posts in a list of 15,000
+            # cost about 1 ms a term at 144,264 posts).
+            found = post.docs
+            at = [bisect_left(found, d) for d in docs]
+            return ((found[i], values[i]) for i in at if i < len(found) and found[i] in docs)
+        return ((d, v) for d, v in zip(post.docs, values, strict=False) if d in docs)
 
     def _long(self, field: str, q: str, found: set[int]) -> Literal:
         """A long piece: posts that have its first, middle and last pieces may contain it."""

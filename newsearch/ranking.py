@@ -95,16 +95,20 @@ MAXSCORE_LIMIT = 8192
 #: more than this share of them (a query of many common words: the bounds fall slowly), or once
 #: the fall of its bound so far says it would (see _TopK.run).
 GIVE_UP_SHARE = 0.15
-GIVE_UP_MIN = 4096
+GIVE_UP_MIN = 1024
 #: The share when the fallback runs in NumPy arrays (``_dense_bounds_np``): it then costs
 #: about as much as meeting this share of the scope a post at a time.
 GIVE_UP_SHARE_NUMPY = 0.03
 #: With the fallback in NumPy arrays, a large scope with more sorted lists than this (words
 #: and near pairs) goes to the fallback at once.
 TA_MAX_LISTS_NUMPY = 12
-#: The fallback by bounds scores a scope of at least this many posts into lists indexed by post
-#: (a list's item is cheaper to add to than a dictionary's).
-DENSE_MIN = 4096
+#: The fallback by bounds scores a scope of at least this many posts into NumPy arrays indexed
+#: by post (``_dense_bounds_np``), or, without NumPy (a process's first search), of at least
+#: DENSE_MIN_LISTS posts into lists (a list's item is cheaper to add to than a dictionary's, but
+#: the lists span the whole index). A scope the threshold algorithm meets whole (two keywords
+#: held literally by most of their 2,347 posts at 144,264 posts) costs a third less in arrays.
+DENSE_MIN = 1024
+DENSE_MIN_LISTS = 4096
 #: Posts whose pending parts are computed together once the first page is known (see
 #: ``_top_by_bounds``): the page's last score is raised after each batch. The batches double
 #: up to the last size: a floor that rises fast leaves few posts to compute (a long question at
@@ -180,13 +184,12 @@ class WordHits:
     _count: dict[int, int] | None = None
     _counter: Callable[[], dict[int, int]] | None = None
     _saturated: dict[int, float] | None = None
-    _parts: tuple[float, dict[int, float]] | None = None
     # Arrays, not lists: kept for many queries, they would be walked by every full pass of the
     # garbage collector (see store.Postings).
     _order: array[int] | None = None
     _near: dict[str, array[int]] = field(default_factory=dict)
-    #: NumPy arrays of ``parts`` (with its weight) and of ``count`` (see ``_dense_bounds``).
-    _np_parts: tuple[float, Any, Any] | None = None
+    #: NumPy arrays of ``saturated`` and of ``count`` (see ``_dense_bounds``).
+    _np_saturated: tuple[Any, Any] | None = None
     _np_count: tuple[Any, Any] | None = None
 
     @property
@@ -198,40 +201,28 @@ class WordHits:
         return self._count
 
     def saturated(self) -> dict[int, float]:
-        """post -> ``saturate(tf)``, computed once per word (a term's part is its weight times
-        this)."""
+        """post -> ``saturate(tf)``, computed once per word. A term's part of a post's score is
+        its weight times this (as ``_add_term`` computes it): the weight is applied where the
+        part is used, not kept with the word, since a word weighs differently from one query
+        to the next (``会议`` has four weights among the benchmark's queries, and a dictionary
+        per weight cost 1.5-5 ms a query at 144,264 posts)."""
         if self._saturated is None:
             top, k1 = K1 + 1.0, K1
             self._saturated = {d: top * v / (v + k1) for d, v in self.tf.items()}
         return self._saturated
 
-    def parts(self, weight: float) -> dict[int, float]:
-        """post -> ``weight * saturate(tf)``, the word's part of a post's score at ``weight``
-        (as ``_add_term`` computes it), kept for the last weight asked (a word weighs the same
-        in most queries)."""
-        got = self._parts
-        if got is None or got[0] != weight:
-            sat = self._saturated
-            if sat is not None:
-                parts = {d: weight * v for d, v in sat.items()}
-            else:  # the same floats, without a dictionary of ``saturated`` first
-                top, k1 = K1 + 1.0, K1
-                parts = {d: weight * (top * v / (v + k1)) for d, v in self.tf.items()}
-            got = self._parts = (weight, parts)
-        return got[1]
-
     def parts_arrays(self, weight: float, np: Any) -> tuple[Any, Any]:
-        """``parts(weight)`` as NumPy arrays of posts and values (the same floats)."""
-        got = self._np_parts
-        if got is None or got[0] != weight:
-            parts = self.parts(weight)
-            n = len(parts)
-            got = self._np_parts = (
-                weight,
-                np.fromiter(parts.keys(), dtype=np.int32, count=n),
-                np.fromiter(parts.values(), dtype=np.float64, count=n),
+        """The posts of the word and their parts at ``weight``, as NumPy arrays (the same
+        floats as ``weight * saturated()[d]``: one IEEE product each)."""
+        if self._np_saturated is None:
+            sat = self.saturated()
+            n = len(sat)
+            self._np_saturated = (
+                np.fromiter(sat.keys(), dtype=np.int32, count=n),
+                np.fromiter(sat.values(), dtype=np.float64, count=n),
             )
-        return got[1], got[2]
+        idx, val = self._np_saturated
+        return idx, weight * val
 
     def count_arrays(self, np: Any) -> tuple[Any, Any]:
         """``count`` as NumPy arrays of posts and occurrences (32-bit: kept with the word, for
@@ -704,8 +695,9 @@ class Ranker:
         known_v = [0.0] * size
         for t in self.model.terms:
             if t.weight > 0.0:
-                for d, v in t.hits.parts(t.weight).items():
-                    known_v[d] += v  # as _add_term: 0.0 + the first part, then the next
+                w = t.weight
+                for d, v in t.hits.saturated().items():
+                    known_v[d] += w * v  # as _add_term: 0.0 + the first part, then the next
         bound_v = [0.0] * size
         literal: dict[int, list[int]] = {}
         for ki, kw in enumerate(self.model.keywords):
@@ -1266,7 +1258,8 @@ class Ranker:
         ``resolved``: the pending parts the threshold algorithm computed before it gave up (the
         same values: ``_resolve`` does not depend on the batch), not computed again; ``floor``:
         a score that the page's last one is known to reach (the threshold algorithm's)."""
-        if len(scope) >= DENSE_MIN and len(scope) > need:
+        dense_min = DENSE_MIN if _numpy() is not None else DENSE_MIN_LISTS
+        if len(scope) >= dense_min and len(scope) > need:
             known, pending, scope, first = self._dense_bounds(scope, need, floor)
             resolved = {**(resolved or {}), **first}
         else:
@@ -1487,7 +1480,7 @@ class _TopK:
         model = ranker.model
         terms = model.terms
         live, pairs = self.sources(ranker)
-        self._parts = [terms[i].hits.parts(terms[i].weight) for i in live]
+        self._parts = [(terms[i].hits.saturated(), terms[i].weight) for i in live]
         self._literal = [
             (ki, kw.match.exact, kw.match.maybe, kw.literal)
             for ki, kw in enumerate(model.keywords)
@@ -1505,8 +1498,8 @@ class _TopK:
         # The sorted accesses: each term's posts by its part of the score, each near pair's
         # posts by the bound of its bonus.
         self._lists: list[tuple[array[int], Callable[[int], float]]] = []
-        for parts, i in zip(self._parts, live, strict=True):
-            self._lists.append((terms[i].hits.order(), parts.__getitem__))
+        for (sat, weight), i in zip(self._parts, live, strict=True):
+            self._lists.append((terms[i].hits.order(), partial(_weighted, sat, weight)))
         for (a, b), (ca, cb, scale) in zip(pairs, self._near, strict=True):
             self._lists.append(
                 (terms[a].hits.near_order(terms[b].hits), partial(_near_part, ca, cb, scale))
@@ -1525,10 +1518,10 @@ class _TopK:
     def meet(self, d: int) -> None:
         k1 = K1
         acc = 0.0
-        for parts in self._parts:
-            v = parts.get(d)
+        for sat, weight in self._parts:
+            v = sat.get(d)
             if v is not None:
-                acc = acc + v
+                acc = acc + weight * v
         pend = 0.0
         checks: list[int] = []
         for ki, exact, maybe, bonus in self._literal:
@@ -1725,6 +1718,10 @@ class _TopK:
             left = [d for d in scope if d not in seen]
             for d in sort_by_date(self.ranker.snap, left, need, newest=True):
                 self.meet(d)
+
+
+def _weighted(sat: dict[int, float], weight: float, d: int) -> float:
+    return weight * sat[d]
 
 
 def _near_part(ca: dict[int, int], cb: dict[int, int], scale: float, d: int) -> float:

@@ -38,9 +38,10 @@ EXTRA = [
     "经济 OR 疫情",
     "会议 -疫情",
 ]
-#: (SEED_LIMIT, TA_BATCH, RESOLVE_BATCH, MAXSCORE_LIMIT, GIVE_UP_MIN, DENSE_MIN, RAISE_EVERY,
-#: NumPy): as shipped, tiny ones, and ones that make the threshold algorithm give up on most
-#: scopes (the fallback by bounds, in arrays or lists indexed by post, and in dictionaries).
+#: (SEED_LIMIT, TA_BATCH, RESOLVE_BATCH, MAXSCORE_LIMIT, GIVE_UP_MIN, DENSE_MIN and
+#: DENSE_MIN_LISTS, RAISE_EVERY, NumPy): as shipped, tiny ones, and ones that make the threshold
+#: algorithm give up on most scopes (the fallback by bounds, in arrays or lists indexed by post,
+#: and in dictionaries).
 SETTINGS = [
     (
         ranking.SEED_LIMIT,
@@ -138,6 +139,7 @@ def test_pruned_pages_are_the_exhaustive_head(
     monkeypatch.setattr(ranking, "MAXSCORE_LIMIT", maxscore)
     monkeypatch.setattr(ranking, "GIVE_UP_MIN", give_up)
     monkeypatch.setattr(ranking, "DENSE_MIN", dense)
+    monkeypatch.setattr(ranking, "DENSE_MIN_LISTS", dense)
     monkeypatch.setattr(ranking, "RAISE_EVERY", raise_every)
     # With the fallback by bounds on most scopes, the posts left out of a first page of the
     # page's size are computed two at a time, the page's last score raised after each pair:
@@ -236,6 +238,7 @@ def test_numpy_is_imported_from_a_process_s_second_search_only(bundled_index: Pa
         "import sys, json, newsearch\n"
         "from newsearch import ranking\n"
         "ranking.GIVE_UP_MIN, ranking.DENSE_MIN, ranking.SEED_LIMIT = 0, 0, 3\n"
+        "ranking.DENSE_MIN_LISTS = 0\n"
         "ranking.TA_BATCH, ranking.RESOLVE_BATCH, ranking.MAXSCORE_LIMIT = 2, 1, 10**9\n"
         f"ix = newsearch.open_index({str(bundled_index)!r})\n"
         "q = '疫情防控 经济社会 发展'\n"
