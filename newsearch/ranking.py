@@ -1705,7 +1705,7 @@ class _TopK:
                 # One keyword, no post to check: the posts left score its bonus, all alike;
                 # only the first ``need`` by date and path can enter.
                 _ki, exact, _maybe, _bonus = large[0]
-                left = [d for d in exact if d not in seen and d in scope]
+                left = scope.intersection(exact).difference(seen)  # (sets: C loops)
                 for d in sort_by_date(self.ranker.snap, left, need, newest=True):
                     self.meet(d)
             else:
@@ -1715,7 +1715,7 @@ class _TopK:
                             self.meet(d)
         if len(seen) < len(scope) and not self.theta() > _above(0.0):
             # Fewer posts with a score than wanted: the others score 0, all alike.
-            left = [d for d in scope if d not in seen]
+            left = scope.difference(seen)
             for d in sort_by_date(self.ranker.snap, left, need, newest=True):
                 self.meet(d)
 
