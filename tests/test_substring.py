@@ -411,3 +411,41 @@ def test_literal_checks_on_the_stored_text_agree_with_the_normalised_text(
     assert checked >= 100
     # Pieces that only the normalised text holds were checked too.
     assert spanning >= 5
+
+
+@pytest.mark.parametrize("bisect", [True, False])
+def test_positions_of_a_few_posts_read_from_lists_kept_whole(
+    ix: SearchIndex, small: Corpus, monkeypatch: pytest.MonkeyPatch, bisect: bool
+) -> None:
+    # A check on positions reads each term's positions for the posts asked. When the snapshot
+    # keeps the term's whole list, a few posts are found in it by bisection (matching's
+    # _BISECT_LIST), more by walking the list: both ways must find exactly the posts whose
+    # token string holds the piece (pieces across words, a few of their candidates asked).
+    from newsearch import matching
+
+    monkeypatch.setattr(matching, "_BISECT_LIST", 0 if bisect else 10**9)
+    monkeypatch.setattr(matching, "_TEXT_CHECK_MAX", -1)  # always on positions
+    matcher = ix._matcher
+    snap = matcher.snap
+    rng = random.Random(15 + bisect)
+    checked = held = left = 0
+    for piece in boundary_pieces(small.posts, 200, rng):
+        piece = matcher.piece(piece)
+        lit = matcher.literal("text", piece)
+        if lit.plan is None or len(lit.maybe) < 20:
+            continue
+        for terms in lit.plan.edges.values():
+            for term in terms:
+                snap.postings("text", term, values=True)  # kept whole in the snapshot's cache
+        maybe = sorted(lit.maybe)
+        docs = set(rng.sample(maybe, 3)) | {rng.randrange(snap.doc_count_all) for _ in range(2)}
+        matcher._verified.clear()  # a piece checked before is answered from all its candidates
+        want = {d for d in docs if piece in matcher.token_string(d, "text")}
+        assert matcher.verify("text", piece, docs) == want, piece
+        checked += 1
+        held += len(want)
+        left += len(docs) - len(want)
+    assert checked >= 20
+    # Both answers were given many times: posts that hold the piece, candidates that do not.
+    assert held >= 20
+    assert left >= 20
