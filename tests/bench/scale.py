@@ -11,7 +11,7 @@ with snippets, and the cold start of the whole ``newsearch search`` command, the
 of each with the targets of the project. Builds and warm runs go in the order 1×, 4×, 4×, 1×
 (``--passes 2``) so that a shared machine's drift in speed cancels out of the ratios; cold
 commands alternate 1× and 4×. Builds and searches are timed alone; the peak memory comes from
-one more build of each archive, sampled. Run by hand (about 25 minutes on 2 cores):
+one more build of each archive, sampled. Run by hand (13-25 minutes on 2 cores):
 
     .venv/bin/python tests/bench/scale.py                        # everything, in a temp folder
     .venv/bin/python tests/bench/scale.py --cache /tmp/ns-scale  # keep corpora and indexes
