@@ -449,3 +449,34 @@ def test_positions_of_a_few_posts_read_from_lists_kept_whole(
     # Both answers were given many times: posts that hold the piece, candidates that do not.
     assert held >= 20
     assert left >= 20
+
+
+def test_a_word_s_posts_hold_it_literally(ix: SearchIndex) -> None:
+    # A keyword of one word matches the posts whose literal match of the piece is sure: every
+    # post that has the word (as a word or a sub-word, in the title or the text) is among them.
+    # The matcher relies on it and does not add the word's posts again.
+    matcher = ix._matcher
+    rng = random.Random(2979)
+    words = sorted(w for w in ix._snap.terms("text") if len(w) >= 2)
+    checked = han = 0
+    for word in rng.sample(words, 400):
+        piece = matcher.piece(word)
+        if matcher.analyzer.query_words(word) != [piece]:
+            continue
+        exact = matcher.literal("title", piece).exact | matcher.literal("text", piece).exact
+        assert set(matcher.word_hits(piece).tf) <= exact, word
+        if _HAN.fullmatch(word):  # (a Latin word matches the words it reads as in pinyin too)
+            total = ix.search(word, limit=None).total
+            assert total == len(exact | _candidates_holding(ix, piece)), word
+            han += 1
+        checked += 1
+    assert checked >= 300
+    assert han >= 200
+
+
+def _candidates_holding(ix: SearchIndex, piece: str) -> set[int]:
+    matcher = ix._matcher
+    out: set[int] = set()
+    for field in ("title", "text"):
+        out |= matcher.literal_docs(field, piece)
+    return out
