@@ -965,9 +965,9 @@ class Ranker:
             cut = None
             if known is not None and floor > -math.inf:
 
-                def cut(d: int, left: float) -> bool:
+                def cut(d: int) -> float:
                     bonus = sum(keywords[ki].literal for ki in pending.literal.get(d, ()))
-                    return known(d) + left + bonus < floor
+                    return floor - (known(d) + bonus)
 
             for d, v in self.proximity(prox, cut=cut, out_of_page=out_of_page).items():
                 out[d] += v
@@ -992,17 +992,17 @@ class Ranker:
         self,
         docs: list[int],
         detail: bool = False,
-        cut: Callable[[int, float], bool] | None = None,
+        cut: Callable[[int], float] | None = None,
         out_of_page: set[int] | None = None,
     ) -> dict[int, Any]:
         """Per post, the proximity bonus of its near pairs of content words (with ``detail``,
         a list of (keyword, a, b, acc, value) instead).
 
-        A post at a time, its pairs in order. With ``cut(post, most)``: after each pair, if
-        the post's pairs can add at most ``most`` (computed so far plus the bounds of the pairs
-        left) and ``cut`` says that cannot bring it onto the page, the post stops there (added
-        to ``out_of_page``, its value what was computed): its words' positions are read only
-        as its pairs need them."""
+        A post at a time, its pairs in order. With ``cut(post)``, the least its pairs must add
+        for it to reach the page: after each pair, if they can add less than that (computed so
+        far plus the bounds of the pairs left), the post stops there (added to
+        ``out_of_page``, its value what was computed): its words' positions are read only as
+        its pairs need them."""
         terms = self.model.terms
         pairs = [(ki, a, b) for ki, kw in enumerate(self.model.keywords) for a, b in kw.pairs]
         snap = self.snap
@@ -1034,7 +1034,9 @@ class Ranker:
         for d in docs:
             seen: dict[tuple[int, str], list[int] | None] = {}
             total: Any = [] if detail else 0.0
+            need = -math.inf
             if cut is not None:
+                need = cut(d)
                 # rest[j]: the most the pairs from the j-th on can add (as the bounds are made).
                 for j in range(len(pairs) - 1, -1, -1):
                     scale, ca, cb = bounds[j]
@@ -1065,7 +1067,7 @@ class Ranker:
                         total.append((ki, a, b, acc, value))
                     else:
                         total += value
-                if cut is not None and cut(d, total + rest[j + 1]):
+                if cut is not None and total + rest[j + 1] < need:
                     assert out_of_page is not None
                     out_of_page.add(d)
                     break
