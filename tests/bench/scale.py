@@ -200,9 +200,9 @@ def count_posts(corpus: Path) -> tuple[int, int]:
 
 def build(corpus: Path, index: Path, jobs: int) -> dict[str, float]:
     """A build timed alone: the memory sampler reads every process's smaps_rollup, whose cost
-    grows with what a process maps (a merge maps the segments it reads), so that a sampled build
-    of the 4× archive took 188.8 s against 128.2 s alone, and one of the 1× archive 38.4 against
-    28.0 s: it would weigh on the ratio too."""
+    grows with what a process maps (a merge maps the segments it reads): sampled builds of the
+    4× archive took 188.8 s against 128.2 s alone a quarter of an hour later, of the 1× archive
+    38.4 against 28.0 s. It would weigh on the ratio too."""
     shutil.rmtree(index, ignore_errors=True)
     wall, out = run_timed(
         [sys.executable, "-c", NEWSEARCH_INDEX, str(corpus), str(index), str(jobs)]
