@@ -834,9 +834,9 @@ class Ranker:
             full[keys] = 0
         prox = np.zeros(len(scope))
         held = np.zeros(len(scope), dtype=bool)
-        k1, top = K1, K1 + 1.0
+        k1 = K1
         for a, b in pairs:
-            scale = PROXIMITY_WEIGHT * min(terms[a].weight, terms[b].weight) * top
+            scale = _pair_bound(terms[a], terms[b])
             n = np.minimum(counts[a], counts[b])
             held |= n > 0
             n = n.astype(np.float64)
@@ -886,10 +886,10 @@ class Ranker:
             return {}
         out: dict[int, float] = {}
         get = out.get
-        k1, top = K1, K1 + 1.0
+        k1 = K1
         for a, b in pairs:
             ca, cb = terms[a].hits.count, terms[b].hits.count
-            scale = PROXIMITY_WEIGHT * min(terms[a].weight, terms[b].weight) * top
+            scale = _pair_bound(terms[a], terms[b])
             if len(docs) * 4 < len(ca) + len(cb):
                 # Few posts left (see _bounds): look them up rather than intersect the lists.
                 both = {d for d in docs if d in ca and d in cb}
@@ -1024,10 +1024,10 @@ class Ranker:
 
         bounds: list[tuple[float, dict[int, int], dict[int, int]]] = []
         if cut is not None:
-            top = K1 + 1.0
             for _ki, a, b in pairs:
-                scale = PROXIMITY_WEIGHT * min(terms[a].weight, terms[b].weight) * top
-                bounds.append((scale, terms[a].hits.count, terms[b].hits.count))
+                bounds.append(
+                    (_pair_bound(terms[a], terms[b]), terms[a].hits.count, terms[b].hits.count)
+                )
         out: dict[int, Any] = {}
         k1 = K1
         rest = [0.0] * (len(pairs) + 1)
@@ -1488,13 +1488,8 @@ class _TopK:
             for ki, kw in enumerate(model.keywords)
             if kw.literal > 0.0
         ]
-        top = K1 + 1.0
         self._near = [
-            (
-                terms[a].hits.count,
-                terms[b].hits.count,
-                PROXIMITY_WEIGHT * min(terms[a].weight, terms[b].weight) * top,
-            )
+            (terms[a].hits.count, terms[b].hits.count, _pair_bound(terms[a], terms[b]))
             for a, b in pairs
         ]
         # The sorted accesses: each term's posts by its part of the score, each near pair's
