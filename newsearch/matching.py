@@ -677,9 +677,13 @@ class Matcher:
             # A few posts of a long list kept whole: found by bisection (its posts are in
             # order), not by walking the list (a literal check of 32 posts in a list of 15,000
             # cost about 1 ms a term at 144,264 posts).
-            found = post.docs
-            at = [bisect_left(found, d) for d in docs]
-            return ((found[i], values[i]) for i in at if i < len(found) and found[i] in docs)
+            found, n = post.docs, len(post.docs)
+            out = []
+            for d in docs:
+                i = bisect_left(found, d)
+                if i < n and found[i] == d:
+                    out.append((d, values[i]))
+            return out
         return ((d, v) for d, v in zip(post.docs, values, strict=False) if d in docs)
 
     def _long(self, field: str, q: str, found: set[int]) -> Literal:
