@@ -203,21 +203,21 @@ def build(corpus: Path, index: Path, jobs: int) -> dict[str, float]:
     grows with what a process maps (a merge maps the segments it reads): sampled builds of the
     4× archive took 188.8 s against 128.2 s alone a quarter of an hour later, of the 1× archive
     38.4 against 28.0 s. It would weigh on the ratio too."""
-    shutil.rmtree(index, ignore_errors=True)
-    wall, out = run_timed(
-        [sys.executable, "-c", NEWSEARCH_INDEX, str(corpus), str(index), str(jobs)]
-    )
+    wall, out = run_timed(_fresh_build(corpus, index, jobs))
     got = json.loads(out)
     return {"wall": wall, "posts": got["posts"], "problems": got["problems"]}
 
 
 def build_memory(corpus: Path, index: Path, jobs: int) -> dict[str, float]:
     """Peak PSS and RSS of a build's process tree, sampled (in a build of its own)."""
-    shutil.rmtree(index, ignore_errors=True)
-    _, mem, _ = run_measured(
-        [sys.executable, "-c", NEWSEARCH_INDEX, str(corpus), str(index), str(jobs)]
-    )
+    _, mem, _ = run_measured(_fresh_build(corpus, index, jobs))
     return {"pss": mem.peak, "rss": mem.peak_rss}
+
+
+def _fresh_build(corpus: Path, index: Path, jobs: int) -> list[str]:
+    """The command of a build of ``corpus`` into ``index``, the index removed first."""
+    shutil.rmtree(index, ignore_errors=True)
+    return [sys.executable, "-c", NEWSEARCH_INDEX, str(corpus), str(index), str(jobs)]
 
 
 def _abba(keys: list[str], passes: int) -> list[str]:
