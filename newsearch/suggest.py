@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from itertools import islice
 
 from .lexicon import Lexicon
 from .matching import ClauseMatch, Matcher, Selection
@@ -142,14 +143,18 @@ def _prefer_one_apart(lexicon: Lexicon, key: str, homophones: list[str]) -> str 
 
 def _literal_count(matcher: Matcher, e: ClauseMatch, stop: int) -> int:
     """Posts that hold the keyword literally, counted up to ``stop``: candidates are checked a
-    few at a time (a check may read a post's text)."""
+    few at a time (a check may read a post's text). In any order: under ``stop`` every
+    candidate is checked, and from ``stop`` on the count only says so; candidates are not
+    sorted (24,044 of them for 新冠肺炎 at 144,264 posts: 1.4 ms, for the 8 checked)."""
     held = len(e.exact)
     if held >= stop:  # (a common keyword: its posts are not copied to be counted)
         return held
-    todo = sorted(e.maybe - e.exact if e.exact else e.maybe)
+    todo = iter(e.maybe - e.exact if e.exact else e.maybe)
     step = 8
-    while held < stop and todo:
-        batch, todo = set(todo[:step]), todo[step:]
+    while held < stop:
+        batch = set(islice(todo, step))
+        if not batch:
+            break
         for f in e.fields:
             if batch:
                 got = matcher.verify(f, e.piece, batch)

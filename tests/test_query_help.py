@@ -188,3 +188,32 @@ def test_suggest_over_http_and_in_the_openapi_document(index: Path) -> None:
         assert "Suggestions" in json.dumps(op["responses"]["200"])
         typo = s.json("/api/search", q="运动写")
         assert typo["suggestion"] == "运动鞋" and typo["query"] == "运动写"
+
+
+def test_the_literal_count_of_did_you_mean_is_every_candidate_s_below_its_stop(
+    bundled_index: Path,
+) -> None:
+    """Candidates are checked in no particular order: under ``stop`` the count is that of all
+    of them (each checked on the index), and at ``stop`` or more it says so."""
+    from newsearch import suggest
+    from newsearch.query import parse_query
+
+    with open_index(bundled_index) as ix:
+        matcher = ix._matcher
+        seen = 0
+        queries = "工业经济 高质量发展 济社 近平 经济发 会议召 新冠肺炎 业和信".split()
+        for text in queries:
+            selection = matcher.select(parse_query(text), [], [])
+            for e in [e for g in selection.soft + selection.required for e in g]:
+                maybe = set(e.maybe - e.exact)
+                truth = len(e.exact) + len(
+                    set().union(*(matcher.verify(f, e.piece, maybe) for f in e.fields))
+                )
+                for stop in (1, 4, 9, 10**9):
+                    got = suggest._literal_count(matcher, e, stop)
+                    if truth < stop:
+                        assert got == truth, (text, stop)
+                    else:
+                        assert stop <= got <= truth, (text, stop)
+                seen += bool(maybe)
+        assert seen >= 4  # keywords with candidates to check
