@@ -859,6 +859,25 @@ def test_bundled_corpus_question_and_filters(bundled_index: Path) -> None:
             assert hit.date.day >= 20
 
 
+def test_filters_leave_the_clause_s_own_posts_as_they_were(bundled_index: Path) -> None:
+    # A query of one clause shares the clause's set of posts with the selection; a filter or an
+    # exclusion must change a copy, never what the ranking reads as the clause's posts.
+    with open_index(bundled_index) as ix:
+        matcher = ix._matcher
+        whole = matcher.select(parse_query("经济"), [], []).docs
+        for query, categories in [
+            ("经济 -会议", []),
+            ("经济", ["finews"]),
+            ("经济 -会议", ["finews"]),
+        ]:
+            sel = matcher.select(parse_query(query), categories, [])
+            (clause,) = [e for g in sel.soft for e in g]
+            assert clause.docs == whole
+            assert sel.docs < whole and sel.docs is not clause.docs
+            assert ix.search(query, categories=categories).total == len(sel.docs)
+        assert len(whole) > 100
+
+
 def test_date_orders_picked_in_arrays_are_the_sorted_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
