@@ -18,7 +18,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from .alternatives import Alternative, expand
 from .analysis import _ALNUM_CHAR as _ALNUM_CLASS
@@ -310,6 +310,30 @@ class ClauseMatch:
     #: The indexed words a Latin keyword reads as in pinyin (``initials``: as their initials).
     pinyin: tuple[str, ...] = ()
     initials: bool = False
+    #: What ``docs`` was made of, when it is the union of these: each field's literal posts (as
+    #: the cache keeps them), the posts of these words, and these posts (see ``posts_array``).
+    parts: tuple[list[Posts], list[WordHits], frozenset[int]] | None = dataclasses.field(
+        default=None, repr=False, compare=False
+    )
+    _array: Any = dataclasses.field(default=None, repr=False, compare=False)
+
+    def posts_array(self, np: Any, size: int) -> Any | None:
+        """``docs`` as a sorted NumPy array, made from its parts (the cached literal arrays, the
+        words' arrays, a few checked posts) rather than from the set, once; None if unknown."""
+        if self._array is None and self.parts is not None:
+            literal, hits, checked = self.parts
+            mask = np.zeros(size, dtype=bool)
+            for posts in literal:
+                if isinstance(posts, array):
+                    mask[np.frombuffer(posts, dtype=np.int32)] = True
+                elif posts:
+                    mask[np.fromiter(posts, dtype=np.int64, count=len(posts))] = True
+            for h in hits:
+                mask[h.posts_array(np)] = True
+            if checked:
+                mask[np.fromiter(checked, dtype=np.int64, count=len(checked))] = True
+            self._array = np.flatnonzero(mask)
+        return self._array
 
 
 @dataclass
@@ -852,6 +876,7 @@ class Matcher:
             return ClauseMatch(clause, docs, exact, frozenset(), words, skip, piece, fields, extra)
         docs = set(exact)
         content = [w for w in words if w not in skip]
+        united: list[WordHits] | None = []  # the words whose posts all match (None: not so)
         # A clause that is one word: every post with the word holds the piece within a word,
         # so it is in ``exact`` already (tests/test_substring.py checks it; adding the word's
         # posts again cost 4 ms for 中国 at 144,264 posts).
@@ -862,7 +887,9 @@ class Matcher:
             if rare:
                 for h in rare:
                     docs.update(h.tf)
+                united = rare
             elif found:
+                united = None
                 # Common words only: the posts that have them all, read from the rarest's
                 # posts (no set made of each word's).
                 first, *rest = sorted(found, key=lambda h: h.df)
@@ -872,14 +899,20 @@ class Matcher:
                     docs.update(first.tf)
         # A post that may hold the piece only across words, and has none of its words, matches
         # only if it really holds the piece: check those now; the others wait for the ranking.
-        docs |= self._verify(piece, kept, maybe - docs)
+        checked = self._verify(piece, kept, maybe - docs)
+        docs |= checked
         extra = self._extra_words(clause.text, words, skip)
         match = ClauseMatch(clause, docs, exact, maybe, words, skip, piece, fields, extra)
         if alt is not None:
             match.via = alt.via
             match.pinyin, match.initials = alt.pinyin, alt.initials
             for w in alt.pinyin:
-                docs.update(self.word_hits(w).tf)
+                hits = self.word_hits(w)
+                docs.update(hits.tf)
+                if united is not None:
+                    united.append(hits)
+        if united is not None:
+            match.parts = ([k.exact for k in kept.values()], united, checked)
         return match
 
     def _extra_words(self, text: str, words: list[str], skip: frozenset[str]) -> list[str]:

@@ -262,3 +262,24 @@ def test_a_cold_search_imports_neither_numpy_nor_urllib(bundled_index: Path) -> 
     assert "newsearch.ranking" in imported and "whoosh.compat" in imported
     assert not {m for m in imported if m.split(".")[0] == "numpy"}
     assert "urllib.request" not in imported and "rjieba" not in imported
+
+
+def test_a_clause_s_posts_in_an_array_are_its_set(bundled: SearchIndex) -> None:
+    """The fallback in arrays reads a query of one clause's posts from the clause's parts (its
+    literal posts, its words' posts, the posts checked): the same posts as the set, for every
+    clause that keeps its parts (words, pieces, pinyin, function words)."""
+    np = importlib.import_module("numpy")
+    matcher = bundled._matcher
+    size = bundled._snap.doc_count_all
+    queries = [*QUERIES, *EXTRA, *_random_queries(bundled, 60), "jingji", "gongye jingji", "的经济"]
+    kept = 0
+    for query in queries:
+        sel = matcher.select(_bounded(parse_query(query)), [], [])
+        for e in [e for g in sel.soft + sel.required for e in g]:
+            got = e.posts_array(np, size)
+            if got is None:
+                continue
+            kept += 1
+            assert got.tolist() == sorted(e.docs), query
+            assert e.posts_array(np, size) is got  # made once
+    assert kept >= 100
