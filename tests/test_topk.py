@@ -92,9 +92,9 @@ def _key(ranked: list[Ranked]) -> list[tuple[int, float, float]]:
     return [(r.docnum, r.score, r.coordination) for r in ranked]
 
 
-def _compare(ix: SearchIndex, query: str) -> int:
+def _compare(ix: SearchIndex, query: str, categories: list[str] | None = None) -> int:
     matcher = ix._matcher
-    sel = matcher.select(_bounded(parse_query(query)), [], [])
+    sel = matcher.select(_bounded(parse_query(query)), categories or [], [])
 
     def ranker() -> Ranker:
         return Ranker(matcher, sel.docs, sel.soft, sel.scored, sel.required)
@@ -283,3 +283,19 @@ def test_a_clause_s_posts_in_an_array_are_its_set(bundled: SearchIndex) -> None:
             assert got.tolist() == sorted(e.docs), query
             assert e.posts_array(np, size) is got  # made once
     assert kept >= 100
+
+
+def test_pruned_pages_of_filtered_queries_are_the_exhaustive_head(bundled: SearchIndex) -> None:
+    """With a filter, the matching posts are fewer than the clauses' own: each coordination
+    level is made of the clauses' posts within them."""
+    compared = 0
+    for query in [
+        "疫情防控 经济社会 发展",
+        "习近平 经济",
+        "会议 部署 工作",
+        "经济 OR 疫情",
+        "发展 -疫情",
+    ]:
+        for categories in (["xinwenlianbo"], ["emnews"]):
+            compared += _compare(bundled, query, categories)
+    assert compared > 100
