@@ -41,6 +41,8 @@ _MAX_PATHS = 256
 #: More posts than this are always checked on positions in the index; fewer, on their stored
 #: texts unless positions cost less (see ``Matcher._check``).
 _TEXT_CHECK_MAX = 48
+#: A piece's candidates checked a few at a time are remembered up to this many (see _check).
+CHECKED_KEPT = 4096
 #: A term's positions are read for a few posts only (the blocks that hold them) when its list
 #: has more than this many postings a post; else its whole list is decoded and kept in the
 #: snapshot's cache (the ranking asks again for other posts of the same words). A block holds
@@ -378,6 +380,8 @@ class Matcher:
         self._literal_cache: dict[tuple[str, str], _KeptLiteral] = {}
         #: (field, piece) -> the candidates of its plan that hold it (see ``verify``).
         self._verified: dict[tuple[str, str], Posts] = {}
+        #: (field, piece) -> post -> whether it holds it, for candidates checked a few at a time.
+        self._checked: dict[tuple[str, str], dict[int, bool]] = {}
         self._token_strings: dict[tuple[int, str], str] = {}
 
     # --- vocabulary and postings ----------------------------------------------------------------
@@ -621,15 +625,31 @@ class Matcher:
 
     def _check(self, field: str, piece: str, kept: _KeptLiteral, docs: set[int]) -> set[int]:
         """Which of ``docs``, candidates of ``piece`` in ``field``, hold it."""
+        key = (field, piece)
+        if kept.plan is not None and (len(docs) * 4 >= len(kept.maybe) or key in self._verified):
+            # Most candidates asked for (a piece across words that makes posts match), or a
+            # piece checked before: all of them checked once on positions (a few microseconds
+            # a post, against 30-250 for reading and normalising a stored text), kept for the
+            # next ask and query.
+            return _among(docs, self._split_holders(key, kept))
+        # A few candidates: what was found of each is kept for the next ask and query (the
+        # ranking of a query asks for the same posts each time it runs, a page 2 too), up to
+        # CHECKED_KEPT posts a piece.
+        known = _remember(self._checked, key, 64, dict)
+        todo = {d for d in docs if d not in known}
+        if todo:
+            found = self._check_now(field, piece, kept, todo)
+            if len(known) + len(todo) <= CHECKED_KEPT:
+                for d in todo:
+                    known[d] = d in found
+            else:
+                return found | {d for d in docs - todo if known[d]}
+        return {d for d in docs if known[d]}
+
+    def _check_now(self, field: str, piece: str, kept: _KeptLiteral, docs: set[int]) -> set[int]:
+        """``_check`` of a few candidates, done now: on positions or on the stored texts."""
         plan = kept.plan
         if plan is not None:
-            key, maybe = (field, piece), kept.maybe
-            if len(docs) * 4 >= len(maybe) or key in self._verified:
-                # Most candidates asked for (a piece across words that makes posts match), or
-                # a piece checked before: all of them checked once on positions (a few
-                # microseconds a post, against 30-250 for reading and normalising a stored
-                # text), kept for the next ask and query.
-                return _among(docs, self._split_holders(key, kept))
             terms = sum(len(t) for t in plan.edges.values())
             if len(docs) > _TEXT_CHECK_MAX or terms < 2 * len(docs):
                 # On positions, a piece costs about 50-100 microseconds a term of its ways

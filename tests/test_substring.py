@@ -440,6 +440,7 @@ def test_positions_of_a_few_posts_read_from_lists_kept_whole(
         maybe = sorted(lit.maybe)
         docs = set(rng.sample(maybe, 3)) | {rng.randrange(snap.doc_count_all) for _ in range(2)}
         matcher._verified.clear()  # a piece checked before is answered from all its candidates
+        matcher._checked.clear()  # and candidates checked before from what was found
         want = {d for d in docs if piece in matcher.token_string(d, "text")}
         assert matcher.verify("text", piece, docs) == want, piece
         checked += 1
@@ -449,6 +450,37 @@ def test_positions_of_a_few_posts_read_from_lists_kept_whole(
     # Both answers were given many times: posts that hold the piece, candidates that do not.
     assert held >= 20
     assert left >= 20
+
+
+@pytest.mark.parametrize("kept", [4096, 5])
+def test_candidates_checked_again_are_answered_as_the_first_time(
+    ix: SearchIndex, small: Corpus, monkeypatch: pytest.MonkeyPatch, kept: int
+) -> None:
+    # A few candidates of a piece checked are remembered (matching.CHECKED_KEPT a piece): asked
+    # again, with others, in the same query or the next, each answer is still what its token
+    # string says, whether the post was remembered, checked now, or past the limit.
+    from newsearch import matching
+
+    monkeypatch.setattr(matching, "CHECKED_KEPT", kept)
+    matcher = ix._matcher
+    rng = random.Random(kept)
+    asked = remembered = 0
+    for piece in boundary_pieces(small.posts, 200, rng):
+        piece = matcher.piece(piece)
+        lit = matcher.literal("text", piece)
+        if len(lit.maybe) < 12:
+            continue
+        maybe = sorted(lit.maybe)
+        matcher._verified.clear()
+        matcher._checked.clear()
+        for _ in range(4):
+            docs = set(rng.sample(maybe, 3))
+            remembered += len(docs & set(matcher._checked.get(("text", piece), {})))
+            want = {d for d in docs if piece in matcher.token_string(d, "text")}
+            assert matcher.verify("text", piece, docs) == want, piece
+            asked += 1
+    assert asked >= 40
+    assert remembered >= 10  # answers given from what was found before
 
 
 def test_a_word_s_posts_hold_it_literally(ix: SearchIndex) -> None:
