@@ -121,6 +121,9 @@ DENSE_MIN_LISTS = 4096
 #: 144,264 posts: 110 computed instead of 292), one that does not costs few batches.
 _MORE_BATCH = 32
 _MORE_BATCH_MAX = 256
+#: The nearness of pairs of words in posts, once computed, is kept for the next queries up to
+#: this many values in all (see Statistics.nearness; about 70 bytes each).
+NEARNESS_KEPT = 1 << 19
 #: The fallback by bounds computes first the pending parts of this many times the page, and
 #: this many more, of the best upper bounds (``_first``).
 FIRST_TIMES = 2
@@ -275,6 +278,8 @@ class Statistics:
     def __init__(self, snapshot: Snapshot):
         self.snap = snapshot
         self._words: dict[str, WordHits] = {}
+        self._nearness: dict[tuple[str, str], dict[int, float]] = {}
+        self._nearness_kept = 0
 
     @classmethod
     def of(cls, snapshot: Snapshot) -> Statistics:
@@ -289,6 +294,24 @@ class Statistics:
                 self._words.clear()
             self._words[word] = hit
         return hit
+
+    def nearness(self, a: str, b: str) -> dict[int, float]:
+        """post -> the nearness of words ``a`` and ``b`` in it (``Ranker.proximity``'s sum over
+        the fields), as computed so far: a pure function of the snapshot, kept for the next
+        query with the pair (and the next run of the same query) up to NEARNESS_KEPT values
+        in all, then started afresh (dictionaries of ints and floats: nothing for the
+        garbage collector to walk)."""
+        got = self._nearness.get((a, b))
+        if got is None:
+            if self._nearness_kept >= NEARNESS_KEPT:
+                self._nearness.clear()
+                self._nearness_kept = 0
+            got = self._nearness[(a, b)] = {}
+        return got
+
+    def kept_nearness(self, added: int) -> None:
+        """Count ``added`` values put in the dictionaries of ``nearness``."""
+        self._nearness_kept += added
 
     def _word(self, word: str) -> WordHits:
         snap = self.snap
@@ -1055,6 +1078,8 @@ class Ranker:
         out: dict[int, Any] = {}
         k1 = K1
         rest = [0.0] * (len(pairs) + 1)
+        known = [self.stats.nearness(terms[a].word, terms[b].word) for _ki, a, b in pairs]
+        added = 0
         for d in docs:
             seen: dict[tuple[int, str], list[int] | None] = {}
             total: Any = [] if detail else 0.0
@@ -1067,24 +1092,28 @@ class Ranker:
                     n = min(ca.get(d, 0), cb.get(d, 0))
                     rest[j] = rest[j + 1] + (scale * n / (n + k1) if n else 0.0)
             for j, (ki, a, b) in enumerate(pairs):
-                acc = 0.0
-                # The lookups inlined (a call per pair and field would cost a fifth of the
-                # pass): each word's positions in the post read once, kept in ``seen``.
-                for f in fields:
-                    pa = (
-                        seen[(a, f)]
-                        if (a, f) in seen
-                        else seen.setdefault((a, f), positions(a, f, d))
-                    )
-                    if not pa:
-                        continue
-                    pb = (
-                        seen[(b, f)]
-                        if (b, f) in seen
-                        else seen.setdefault((b, f), positions(b, f, d))
-                    )
-                    if pb:
-                        acc += _nearness(pa, pb)
+                acc = known[j].get(d)
+                if acc is None:
+                    acc = 0.0
+                    # The lookups inlined (a call per pair and field would cost a fifth of the
+                    # pass): each word's positions in the post read once, kept in ``seen``.
+                    for f in fields:
+                        pa = (
+                            seen[(a, f)]
+                            if (a, f) in seen
+                            else seen.setdefault((a, f), positions(a, f, d))
+                        )
+                        if not pa:
+                            continue
+                        pb = (
+                            seen[(b, f)]
+                            if (b, f) in seen
+                            else seen.setdefault((b, f), positions(b, f, d))
+                        )
+                        if pb:
+                            acc += _nearness(pa, pb)
+                    known[j][d] = acc
+                    added += 1
                 if acc > 0.0:
                     value = _pair_value(terms[a], terms[b], acc)
                     if detail:
@@ -1096,6 +1125,7 @@ class Ranker:
                     out_of_page.add(d)
                     break
             out[d] = total
+        self.stats.kept_nearness(added)
         return out
 
     # the order -----------------------------------------------------------------------------

@@ -287,6 +287,32 @@ def test_a_page_is_the_head_of_the_whole_ranking(bundled: SearchIndex, query: st
         assert scores == sorted(scores, reverse=True)
 
 
+@pytest.mark.parametrize("kept", [1 << 19, 7])
+def test_near_pairs_kept_from_earlier_queries_score_as_computed_afresh(
+    bundled_index: Path, monkeypatch: pytest.MonkeyPatch, kept: int
+) -> None:
+    # A pair's nearness in a post, once computed, is kept (ranking.NEARNESS_KEPT values in all,
+    # then started afresh): queries sharing pairs, run again or in another order, get the same
+    # scores and pages as each run on an index opened for it alone.
+    from newsearch import ranking
+
+    monkeypatch.setattr(ranking, "NEARNESS_KEPT", kept)
+    queries = [*QUERIES, "工业和信息化部召开会议", "召开电视电话会议 部署", "习近平 经济 发展"]
+
+    def run(ix: SearchIndex, query: str) -> list[tuple[str, float]]:
+        return [(h.path, h.score) for h in ix.search(query, limit=20).hits]
+
+    fresh = {}
+    for query in queries:
+        with open_index(bundled_index) as ix:
+            fresh[query] = run(ix, query)
+    with open_index(bundled_index) as ix:
+        for query in [*queries, *reversed(queries), *queries]:
+            assert run(ix, query) == fresh[query], query
+        memo = ranking.Statistics.of(ix._snap)._nearness
+        assert sum(map(len, memo.values())) > (0 if kept < 100 else 100)
+
+
 # --------------------------------------------------------------------------------------------------
 # Explanations
 
