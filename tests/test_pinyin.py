@@ -264,3 +264,38 @@ def test_an_ambiguous_reading_shows_each_common_word_on_the_first_page(homophone
         [f"book-{i:02}.md" for i in range(12)] + [f"secretary-{i:02}.md" for i in range(40)]
     )
     assert everything.total == res.total == 52
+
+
+def test_the_lexicon_keeps_nothing_the_garbage_collector_walks_item_by_item(
+    bundled_index: Path,
+) -> None:
+    # A snapshot keeps its lexicon for its life, and every full collection walks every item of
+    # a list it can reach: what the lexicon builds for completion, homophones and pinyin is
+    # kept in tuples, which the collector stops walking once it has seen them.
+    import gc
+
+    snap = Snapshot(str(bundled_index))
+    try:
+        lex = Lexicon.of(snap)
+        assert lex.complete_words("经", 5) and lex.complete_pinyin("jing", 5, initials=True)
+        assert lex.complete_titles("习近平", 5, lambda t: t)
+        lex.homophones("经济"), lex.one_apart("经济"), lex.by_initials("jj")
+        lex._sorted_words()._buckets()
+        gc.collect()
+        seen: set[int] = set()
+        todo: list[Any] = [v for k, v in vars(lex).items() if k not in ("snap", "_lock")]
+        walked = 0
+        while todo:
+            o = todo.pop()
+            if id(o) in seen or not gc.is_tracked(o):
+                continue
+            seen.add(id(o))
+            if isinstance(o, list):
+                assert len(o) < 100, f"a list of {len(o)} items kept by the lexicon: {o[:3]}"
+            data = (dict, list, tuple, set, frozenset)
+            if isinstance(o, data) or type(o).__module__.startswith("newsearch"):
+                walked += 1
+                todo.extend(gc.get_referents(o))
+        assert walked >= 3
+    finally:
+        snap.close()
