@@ -325,15 +325,13 @@ class ClauseMatch:
         if self._array is None and self.parts is not None:
             literal, hits, checked = self.parts
             mask = np.zeros(size, dtype=bool)
-            for posts in literal:
+            for posts in (*literal, checked):
                 if isinstance(posts, array):
                     mask[np.frombuffer(posts, dtype=np.int32)] = True
                 elif posts:
                     mask[np.fromiter(posts, dtype=np.int64, count=len(posts))] = True
             for h in hits:
                 mask[h.posts_array(np)] = True
-            if checked:
-                mask[np.fromiter(checked, dtype=np.int64, count=len(checked))] = True
             self._array = np.flatnonzero(mask)
         return self._array
 
